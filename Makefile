@@ -1,0 +1,21 @@
+# Spacefleet: the chart, the server it installs, and the harness that proves both.
+# Every tool version is pinned here; `make` installs what it needs into $(CACHE) (kept across clones).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CACHE   ?= $(HOME)/.cache/spacefleet
+BIN     := $(CACHE)/bin
+export PATH := $(BIN):$(PATH)
+export GOFLAGS ?= -mod=mod
+
+# Pinned tool versions (one place).
+HELM3_VERSION       := v3.22.0
+HELM4_VERSION       := v4.3.1
+KIND_VERSION        := v0.30.0
+K8S_VERSION         := v1.33.13
+
+include mk/*.mk
+
+.PHONY: help
+help: ## list targets
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'

@@ -1,0 +1,154 @@
+{{/*
+The one road from values to DATABASE_URL. Every pod that talks to PostgreSQL (web, worker, migrate, the
+`helm test` pod) includes spacefleet.database.env, .volumes and .volumeMounts, and nothing else decides
+where the connection string or the TLS files come from.
+*/}}
+
+{{/* "bundled", "url" or "existingSecret" ("" when nothing is configured; _validate.tpl reports it). */}}
+{{- define "spacefleet.database.mode" -}}
+{{- if .Values.postgresql.enabled -}}bundled
+{{- else if .Values.externalDatabase.existingSecret -}}existingSecret
+{{- else if .Values.externalDatabase.url -}}url
+{{- end -}}
+{{- end -}}
+
+{{/* The chart creates the database Secret itself unless you brought your own. */}}
+{{- define "spacefleet.database.ownsSecret" -}}
+{{- if ne (include "spacefleet.database.mode" .) "existingSecret" }}true{{ end -}}
+{{- end -}}
+
+{{- define "spacefleet.database.secretName" -}}
+{{- if eq (include "spacefleet.database.mode" .) "existingSecret" -}}
+{{- .Values.externalDatabase.existingSecret -}}
+{{- else -}}
+{{- printf "%s-database" (include "spacefleet.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spacefleet.database.secretKey" -}}
+{{- if eq (include "spacefleet.database.mode" .) "existingSecret" -}}
+{{- default "DATABASE_URL" .Values.externalDatabase.existingSecretKey -}}
+{{- else -}}
+DATABASE_URL
+{{- end -}}
+{{- end -}}
+
+{{/*
+The chart-owned database Secret as a Helm hook: a pre-install migrate hook runs before ordinary release
+resources exist, so the Secret it reads must be a hook of lower weight (external inline URL only; the
+bundled database's hook runs post-install, when the Secret already exists).
+*/}}
+{{- define "spacefleet.database.secretIsHook" -}}
+{{- if and (eq (include "spacefleet.migrate.hookPhases" .) "pre-install,pre-upgrade") (eq (include "spacefleet.database.mode" .) "url") }}true{{ end -}}
+{{- end -}}
+
+{{- define "spacefleet.postgresql.fullname" -}}
+{{- printf "%s-postgresql" (include "spacefleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "spacefleet.postgresql.host" -}}
+{{- printf "%s.%s.svc" (include "spacefleet.postgresql.fullname" .) .Release.Namespace -}}
+{{- end -}}
+
+{{/*
+The bundled database's password: values first, then the one already in the cluster (so an upgrade never
+rotates a generated password by accident), then a new random one. Call it once per render.
+*/}}
+{{- define "spacefleet.postgresql.password" -}}
+{{- if .Values.postgresql.auth.password -}}
+{{- .Values.postgresql.auth.password -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "spacefleet.database.secretName" .) -}}
+{{- if and $existing $existing.data (hasKey $existing.data "password") -}}
+{{- index $existing.data "password" | b64dec -}}
+{{- else -}}
+{{- randAlphaNum 32 -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* userinfo-safe escaping: QueryEscape turns a space into "+", which in userinfo would mean a plus. */}}
+{{- define "spacefleet.database.escape" -}}
+{{- urlquery . | replace "+" "%20" -}}
+{{- end -}}
+
+{{/* The bundled database's URI for a given password: (dict "ctx" $ "password" $pw). */}}
+{{- define "spacefleet.database.bundledURL" -}}
+{{- $v := .ctx.Values.postgresql.auth -}}
+{{- printf "postgres://%s:%s@%s:5432/%s?sslmode=disable" (include "spacefleet.database.escape" $v.username) (include "spacefleet.database.escape" .password) (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) -}}
+{{- end -}}
+
+{{/* One query parameter of a URI ("" when absent): (dict "url" $url "param" "sslmode"). */}}
+{{- define "spacefleet.database.urlParam" -}}
+{{- $m := regexFind (printf "[?&]%s=[^&#]*" .param) .url -}}
+{{- regexReplaceAll (printf "^[?&]%s=" .param) $m "" -}}
+{{- end -}}
+
+{{/* The sslmode the app will use, when the chart can see the URL ("" for an existing Secret). */}}
+{{- define "spacefleet.database.sslmode" -}}
+{{- $mode := include "spacefleet.database.mode" . -}}
+{{- if eq $mode "bundled" -}}disable
+{{- else if eq $mode "url" -}}{{ default .Values.externalDatabase.sslmode (include "spacefleet.database.urlParam" (dict "url" .Values.externalDatabase.url "param" "sslmode")) }}
+{{- end -}}
+{{- end -}}
+
+{{/*
+What rolls the pods when the connection changes. Only stable inputs: for the bundled database the password
+from values (a generated one never changes), for an existing Secret its name and key (rotate its content
+with `kubectl rollout restart`).
+*/}}
+{{- define "spacefleet.database.checksum" -}}
+{{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
+{{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
+{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database (.Values.postgresql.auth.password | sha256sum)) -}}
+{{- toJson $in | sha256sum -}}
+{{- end -}}
+
+{{/* Container env for a database client: (dict "ctx" $ "component" "web"). */}}
+{{- define "spacefleet.database.env" -}}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "spacefleet.database.secretName" .ctx }}
+      key: {{ include "spacefleet.database.secretKey" .ctx }}
+{{- with .ctx.Values.externalDatabase }}
+{{- if and .sslmode (not $.ctx.Values.postgresql.enabled) }}
+- name: PGSSLMODE
+  value: {{ .sslmode | quote }}
+{{- end }}
+{{- if and .sslrootcert (not $.ctx.Values.postgresql.enabled) }}
+- name: PGSSLROOTCERT
+  value: {{ .sslrootcert | quote }}
+{{- end }}
+{{- end }}
+- name: SPACEFLEET_COMPONENT
+  value: {{ .component | quote }}
+- name: LOG_LEVEL
+  value: {{ .ctx.Values.config.logLevel | quote }}
+{{- end -}}
+
+{{/* Pod volumes every database client gets (CA bundles, client certificates). */}}
+{{- define "spacefleet.database.volumes" -}}
+{{- with .Values.config.extraVolumes }}
+{{- toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Container mounts matching spacefleet.database.volumes. */}}
+{{- define "spacefleet.database.volumeMounts" -}}
+{{- with .Values.config.extraVolumeMounts }}
+{{- toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Every mountPath a Spacefleet container has, one per line (for the sslrootcert/sslcert/sslkey check). */}}
+{{- define "spacefleet.database.mountPaths" -}}
+{{- range .Values.config.extraVolumeMounts }}
+{{ .mountPath }}
+{{- end }}
+{{- end -}}
+
+{{/* The major version in the bundled image's tag ("" when the tag does not start with one). One rule, used by _validate.tpl and NOTES. */}}
+{{- define "spacefleet.postgresql.majorVersion" -}}
+{{- regexFind "^[0-9]+" (toString .Values.postgresql.image.tag) -}}
+{{- end -}}

@@ -1,0 +1,35 @@
+{{/*
+When the migrate Job runs. As a hook it always runs pre-upgrade (the database and its Secret exist, and a
+failure stops the upgrade before any app pod changes). On install it runs pre-install when the database
+lives outside the release, and post-install for the bundled one (which this release creates).
+"" means a plain Job (migrations.useHelmHooks=false: Argo CD, Flux, `helm --wait` without hooks).
+*/}}
+{{- define "spacefleet.migrate.hookPhases" -}}
+{{- if .Values.migrations.useHelmHooks -}}
+{{- if .Values.postgresql.enabled -}}post-install,pre-upgrade{{- else -}}pre-install,pre-upgrade{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Job name. A hook is recreated on every install/upgrade, so it keeps the fixed name the docs use
+(kubectl logs job/<fullname>-migrate). A plain Job is immutable: its name carries a hash of what it runs,
+so a new image or connection makes a new Job and an unchanged one is left alone (never .Release.Revision,
+which GitOps tools do not advance).
+*/}}
+{{- define "spacefleet.migrate.jobName" -}}
+{{- $base := printf "%s-migrate" (include "spacefleet.fullname" .) | trunc 52 | trimSuffix "-" -}}
+{{- if include "spacefleet.migrate.hookPhases" . -}}
+{{- $base -}}
+{{- else -}}
+{{- $in := list (include "spacefleet.image" .) (include "spacefleet.database.checksum" .) (toJson .Values.config) .Chart.Version -}}
+{{- printf "%s-%s" $base (toJson $in | sha256sum | trunc 8) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Env for web and worker: present only when the migrate Job alone owns the schema (the negative case matters). */}}
+{{- define "spacefleet.migrate.podEnv" -}}
+{{- if .Values.migrations.viaHook -}}
+- name: SPACEFLEET_MIGRATIONS_VIA_HOOK
+  value: "true"
+{{- end -}}
+{{- end -}}

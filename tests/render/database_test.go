@@ -1,0 +1,180 @@
+package render
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+
+	"github.com/spacefleet/spacefleet/tests/internal/chart"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Every database client reads DATABASE_URL from the same Secret through secretKeyRef, never a literal value.
+func TestDatabaseURLComesFromOneSecretInEveryMode(t *testing.T) {
+	cases := map[string]struct {
+		set        []string
+		secretName string
+		secretKey  string
+	}{
+		"bundled":        {nil, "spacefleet-database", "DATABASE_URL"},
+		"inline url":     {[]string{"postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db:5432/sf?sslmode=verify-full"}, "spacefleet-database", "DATABASE_URL"},
+		"existingSecret": {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKey=uri"}, "my-db", "uri"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			res := render(t, nil, tc.set...)
+			for _, c := range dbClients {
+				env := chart.Env(container(t, res, c), "DATABASE_URL")
+				require.NotNilf(t, env, "%s has no DATABASE_URL", c)
+				assert.Emptyf(t, env.Value, "%s: DATABASE_URL must not be a literal value", c)
+				require.NotNilf(t, env.ValueFrom, "%s: DATABASE_URL has no valueFrom", c)
+				require.NotNilf(t, env.ValueFrom.SecretKeyRef, "%s: DATABASE_URL is not a secretKeyRef", c)
+				assert.Equalf(t, tc.secretName, env.ValueFrom.SecretKeyRef.Name, "%s: secret name", c)
+				assert.Equalf(t, tc.secretKey, env.ValueFrom.SecretKeyRef.Key, "%s: secret key", c)
+			}
+		})
+	}
+}
+
+func TestExistingSecretModeCreatesNoDatabaseSecret(t *testing.T) {
+	res := render(t, nil, "postgresql.enabled=false", "externalDatabase.existingSecret=my-db")
+	assert.Empty(t, res.All("Secret"), "the chart must not create or touch a Secret in existingSecret mode")
+	assert.Nil(t, res.Find("StatefulSet", "spacefleet-postgresql"))
+
+	res = render(t, nil, "postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full")
+	assert.NotNil(t, res.Find("Secret", "spacefleet-database"), "inline url mode owns its Secret")
+}
+
+func secretData(t *testing.T, res *chart.Result, name, key string) string {
+	t.Helper()
+	o := res.Find("Secret", name)
+	require.NotNilf(t, o, "Secret %s not rendered", name)
+	s := o.Typed.(*corev1.Secret)
+	v, ok := s.Data[key]
+	require.Truef(t, ok, "Secret %s has no key %s", name, key)
+	return string(v)
+}
+
+func TestInlineURLLandsInTheChartSecretUnchanged(t *testing.T) {
+	url := "postgres://u:p%40ss@db.example.com:5432/sf?sslmode=verify-full"
+	res := render(t, nil, "postgresql.enabled=false", "externalDatabase.url="+url)
+	assert.Equal(t, url, secretData(t, res, "spacefleet-database", "DATABASE_URL"))
+}
+
+func TestBundledModeComposesURLForItsOwnService(t *testing.T) {
+	res := render(t, nil, "postgresql.auth.password=s3cret p@ss", "postgresql.auth.username=fleet", "postgresql.auth.database=ships")
+	url := secretData(t, res, "spacefleet-database", "DATABASE_URL")
+	assert.Equal(t, "postgres://fleet:s3cret%20p%40ss@spacefleet-postgresql.spacefleet.svc:5432/ships?sslmode=disable", url)
+	assert.Equal(t, "s3cret p@ss", secretData(t, res, "spacefleet-database", "password"))
+
+	sts := res.Find("StatefulSet", "spacefleet-postgresql")
+	require.NotNil(t, sts)
+	ss := sts.Typed.(*appsv1.StatefulSet)
+	assert.EqualValues(t, 1, *ss.Spec.Replicas)
+	require.Len(t, ss.Spec.VolumeClaimTemplates, 1, "bundled database needs a PVC")
+	pw := chart.Env(ss.Spec.Template.Spec.Containers[0], "POSTGRES_PASSWORD")
+	require.NotNil(t, pw)
+	require.NotNil(t, pw.ValueFrom.SecretKeyRef, "POSTGRES_PASSWORD must come from the Secret")
+	assert.Equal(t, "spacefleet-database", pw.ValueFrom.SecretKeyRef.Name)
+	assert.NotNil(t, res.Find("Service", "spacefleet-postgresql"))
+}
+
+func TestGeneratedPasswordIsLongAndURLSafe(t *testing.T) {
+	res := render(t, nil)
+	pw := secretData(t, res, "spacefleet-database", "password")
+	assert.Len(t, pw, 32)
+	assert.Contains(t, secretData(t, res, "spacefleet-database", "DATABASE_URL"), ":"+pw+"@")
+}
+
+// A change of the chart's database Secret must roll the pods; an unchanged one must not.
+func TestDatabaseChecksumRollsPodsOnlyWhenTheConnectionChanges(t *testing.T) {
+	sum := func(set ...string) string {
+		res := render(t, nil, set...)
+		return res.Workloads()["web"].Meta["checksum/database"]
+	}
+	a := sum("postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full")
+	b := sum("postgresql.enabled=false", "externalDatabase.url=postgres://u:p2@db/sf?sslmode=verify-full")
+	require.NotEmpty(t, a)
+	assert.NotEqual(t, a, b, "a new URL must change the checksum")
+	assert.Equal(t, a, sum("postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full"))
+	res := render(t, nil, "postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full")
+	for _, c := range []string{"web", "worker", "migrate"} {
+		assert.Equalf(t, a, res.Workloads()[c].Meta["checksum/database"], "%s must carry the same checksum", c)
+	}
+	assert.NotContains(t, a, "p@db", "the checksum is a hash, not the URL")
+}
+
+// config.extraVolumes / extraVolumeMounts reach web, worker, migrate and the test pod, and nothing else.
+func TestExtraVolumesReachEveryDatabaseClient(t *testing.T) {
+	res := render(t, example("rds-verify-full.yaml"))
+	for _, c := range dbClients {
+		w := res.Workloads()[c]
+		require.NotNilf(t, w.Pod, "%s missing", c)
+		var vol *corev1.Volume
+		for i := range w.Pod.Volumes {
+			if w.Pod.Volumes[i].Name == "rds-ca" {
+				vol = &w.Pod.Volumes[i]
+			}
+		}
+		require.NotNilf(t, vol, "%s has no rds-ca volume", c)
+		require.NotNil(t, vol.ConfigMap)
+		assert.Equal(t, "rds-ca-bundle", vol.ConfigMap.Name)
+		var mount *corev1.VolumeMount
+		for i, m := range w.Pod.Containers[0].VolumeMounts {
+			if m.Name == "rds-ca" {
+				mount = &w.Pod.Containers[0].VolumeMounts[i]
+			}
+		}
+		require.NotNilf(t, mount, "%s has no rds-ca mount", c)
+		assert.Equal(t, "/etc/ssl/rds", mount.MountPath)
+		assert.True(t, mount.ReadOnly)
+	}
+	// Without extra volumes, none are invented.
+	plain := render(t, nil, external...)
+	assert.Empty(t, plain.Workloads()["web"].Pod.Volumes)
+}
+
+func TestSSLDefaultsForOperatorSecretsBecomeLibpqEnv(t *testing.T) {
+	res := render(t, example("cloudnativepg.yaml"))
+	for _, c := range []string{"web", "worker", "migrate", "dbcheck"} {
+		ctr := container(t, res, c)
+		mode, root := chart.Env(ctr, "PGSSLMODE"), chart.Env(ctr, "PGSSLROOTCERT")
+		require.NotNilf(t, mode, "%s: PGSSLMODE", c)
+		assert.Equal(t, "verify-full", mode.Value)
+		require.NotNilf(t, root, "%s: PGSSLROOTCERT", c)
+		assert.Equal(t, "/etc/ssl/cnpg/ca.crt", root.Value)
+	}
+	plain := render(t, nil, external...)
+	assert.Nil(t, chart.Env(container(t, plain, "web"), "PGSSLMODE"), "absent unless set")
+}
+
+func TestEachClientNamesItselfForPgStatActivity(t *testing.T) {
+	res := render(t, nil)
+	for _, c := range dbClients {
+		env := chart.Env(container(t, res, c), "SPACEFLEET_COMPONENT")
+		require.NotNil(t, env)
+		assert.Equal(t, c, env.Value)
+	}
+}
+
+func TestNoCredentialInAnyLiteralValueOrConfigMap(t *testing.T) {
+	const pw = "Sup3rSecretPw"
+	for _, set := range [][]string{
+		{"postgresql.auth.password=" + pw},
+		{"postgresql.enabled=false", "externalDatabase.url=postgres://u:" + pw + "@db/sf?sslmode=verify-full"},
+	} {
+		res := render(t, nil, set...)
+		assert.NotContains(t, res.Notes, pw, "NOTES must never print a password")
+		for _, o := range res.Objects {
+			if o.Kind == "Secret" {
+				continue
+			}
+			raw := strings.ToLower(rawString(o))
+			assert.NotContainsf(t, raw, strings.ToLower(pw), "%s/%s carries the password", o.Kind, o.Name)
+			assert.NotContainsf(t, raw, strings.ToLower(base64.StdEncoding.EncodeToString([]byte(pw))), "%s/%s carries the encoded password", o.Kind, o.Name)
+		}
+	}
+}
