@@ -72,10 +72,37 @@ rotates a generated password by accident), then a new random one. Call it once p
 {{- urlquery . | replace "+" "%20" -}}
 {{- end -}}
 
-{{/* The bundled database's URI for a given password: (dict "ctx" $ "password" $pw). */}}
+{{/*
+The bundled database's URI for a given password: (dict "ctx" $ "password" $pw). With auth.existingSecret the
+URI carries no password at all: the clients get PGPASSWORD from that Secret instead (see .env).
+With TLS on, the clients verify the server fully against the CA the chart mounts.
+*/}}
 {{- define "spacefleet.database.bundledURL" -}}
 {{- $v := .ctx.Values.postgresql.auth -}}
-{{- printf "postgres://%s:%s@%s:5432/%s?sslmode=disable" (include "spacefleet.database.escape" $v.username) (include "spacefleet.database.escape" .password) (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) -}}
+{{- $userinfo := include "spacefleet.database.escape" $v.username -}}
+{{- if not $v.existingSecret -}}{{- $userinfo = printf "%s:%s" $userinfo (include "spacefleet.database.escape" .password) -}}{{- end -}}
+{{- $ssl := "sslmode=disable" -}}
+{{- if .ctx.Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .ctx) -}}{{- end -}}
+{{- printf "postgres://%s@%s:5432/%s?%s" $userinfo (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) $ssl -}}
+{{- end -}}
+
+{{- define "spacefleet.postgresql.caMountPath" -}}/etc/spacefleet/postgresql-ca{{- end -}}
+
+{{- define "spacefleet.postgresql.tlsSecretName" -}}
+{{- default (printf "%s-tls" (include "spacefleet.postgresql.fullname" .)) .Values.postgresql.tls.existingSecret -}}
+{{- end -}}
+
+{{/* Where the bundled database's password lives: (list secretName key). */}}
+{{- define "spacefleet.postgresql.passwordRef" -}}
+{{- if .Values.postgresql.auth.existingSecret -}}
+{{- list .Values.postgresql.auth.existingSecret (default "password" .Values.postgresql.auth.secretKey) | toJson -}}
+{{- else -}}
+{{- list (include "spacefleet.database.secretName" .) "password" | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spacefleet.postgresql.tlsOn" -}}
+{{- if and .Values.postgresql.enabled .Values.postgresql.tls.enabled }}true{{ end -}}
 {{- end -}}
 
 {{/* One query parameter of a URI ("" when absent): (dict "url" $url "param" "sslmode"). */}}
@@ -87,7 +114,7 @@ rotates a generated password by accident), then a new random one. Call it once p
 {{/* The sslmode the app will use, when the chart can see the URL ("" for an existing Secret). */}}
 {{- define "spacefleet.database.sslmode" -}}
 {{- $mode := include "spacefleet.database.mode" . -}}
-{{- if eq $mode "bundled" -}}disable
+{{- if eq $mode "bundled" -}}{{ ternary "verify-full" "disable" (.Values.postgresql.tls.enabled | default false) }}
 {{- else if eq $mode "url" -}}{{ default .Values.externalDatabase.sslmode (include "spacefleet.database.urlParam" (dict "url" .Values.externalDatabase.url "param" "sslmode")) }}
 {{- end -}}
 {{- end -}}
@@ -100,7 +127,9 @@ with `kubectl rollout restart`).
 {{- define "spacefleet.database.checksum" -}}
 {{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
 {{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
-{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database (.Values.postgresql.auth.password | sha256sum)) -}}
+{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database (.Values.postgresql.auth.password | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
+{{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
+{{- $_ := set $in "ssl" (list .Values.externalDatabase.sslmode .Values.externalDatabase.sslrootcert) -}}
 {{- toJson $in | sha256sum -}}
 {{- end -}}
 
@@ -121,29 +150,43 @@ with `kubectl rollout restart`).
   value: {{ .sslrootcert | quote }}
 {{- end }}
 {{- end }}
+{{- if and .ctx.Values.postgresql.enabled .ctx.Values.postgresql.auth.existingSecret }}
+{{- $ref := include "spacefleet.postgresql.passwordRef" .ctx | fromJsonArray }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ index $ref 0 }}
+      key: {{ index $ref 1 }}
+{{- end }}
 - name: SPACEFLEET_COMPONENT
   value: {{ .component | quote }}
 - name: LOG_LEVEL
   value: {{ .ctx.Values.config.logLevel | quote }}
 {{- end -}}
 
-{{/* Pod volumes every database client gets (CA bundles, client certificates). */}}
+{{/* Pod volumes every database client gets: the bundled database's CA, then yours (CA bundles, client certificates). */}}
 {{- define "spacefleet.database.volumes" -}}
-{{- with .Values.config.extraVolumes }}
-{{- toYaml . }}
-{{- end }}
+{{- $vols := list -}}
+{{- if include "spacefleet.postgresql.tlsOn" . -}}
+{{- $vols = append $vols (dict "name" "spacefleet-postgresql-ca" "secret" (dict "secretName" (include "spacefleet.postgresql.tlsSecretName" .) "items" (list (dict "key" "ca.crt" "path" "ca.crt")))) -}}
+{{- end -}}
+{{- $vols = concat $vols .Values.config.extraVolumes -}}
+{{- with $vols }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
 {{/* Container mounts matching spacefleet.database.volumes. */}}
 {{- define "spacefleet.database.volumeMounts" -}}
-{{- with .Values.config.extraVolumeMounts }}
-{{- toYaml . }}
-{{- end }}
+{{- $mounts := list -}}
+{{- if include "spacefleet.postgresql.tlsOn" . -}}
+{{- $mounts = append $mounts (dict "name" "spacefleet-postgresql-ca" "mountPath" (include "spacefleet.postgresql.caMountPath" .) "readOnly" true) -}}
+{{- end -}}
+{{- $mounts = concat $mounts .Values.config.extraVolumeMounts -}}
+{{- with $mounts }}{{ toYaml . }}{{ end -}}
 {{- end -}}
 
 {{/* Every mountPath a Spacefleet container has, one per line (for the sslrootcert/sslcert/sslkey check). */}}
 {{- define "spacefleet.database.mountPaths" -}}
-{{- range .Values.config.extraVolumeMounts }}
+{{- range (include "spacefleet.database.volumeMounts" . | fromYamlArray) }}
 {{ .mountPath }}
 {{- end }}
 {{- end -}}

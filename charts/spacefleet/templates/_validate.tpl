@@ -14,6 +14,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.url" . -}}
 {{- include "spacefleet.validate.tlsPaths" . -}}
 {{- include "spacefleet.validate.postgresqlVersion" . -}}
+{{- include "spacefleet.validate.postgresql" . -}}
 {{- include "spacefleet.validate.migrations" . -}}
 {{- include "spacefleet.validate.web" . -}}
 {{- end -}}
@@ -105,6 +106,26 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- else if lt (atoi $major) 14 -}}
 {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s; Spacefleet needs 14 or newer. Set postgresql.image.tag to a 14–17 release such as \"16.6\"." (toString .Values.postgresql.image.tag) $major) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "spacefleet.validate.postgresql" -}}
+{{- $pg := .Values.postgresql -}}
+{{- if $pg.enabled -}}
+  {{- if and $pg.auth.password $pg.auth.existingSecret -}}
+  {{- include "spacefleet.fail" "postgresql.auth.password and postgresql.auth.existingSecret are both set. Keep one: the password in values, or the Secret that holds it." -}}
+  {{- end -}}
+  {{- if $pg.tls.enabled -}}
+    {{- $issuer := $pg.tls.certManager.issuerRef | default dict -}}
+    {{- if and $pg.tls.existingSecret $issuer.name -}}
+    {{- include "spacefleet.fail" "postgresql.tls.existingSecret and postgresql.tls.certManager.issuerRef are both set. Choose where the server certificate comes from: a Secret you provide (tls.crt, tls.key, ca.crt) or a cert-manager issuer." -}}
+    {{- end -}}
+    {{- if not (or $pg.tls.existingSecret $issuer.name) -}}
+    {{- include "spacefleet.fail" "postgresql.tls.enabled=true needs a server certificate: set postgresql.tls.existingSecret (a Secret with tls.crt, tls.key and ca.crt) or postgresql.tls.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer)." -}}
+    {{- end -}}
+  {{- else if $pg.tls.required -}}
+  {{- include "spacefleet.fail" "postgresql.tls.required=true without postgresql.tls.enabled=true would refuse every connection. Turn TLS on (postgresql.tls.enabled=true) or set required=false." -}}
+  {{- end -}}
 {{- end -}}
 {{- end -}}
 

@@ -1,0 +1,49 @@
+{{/*
+Applies the password in the Secret to the role over the local socket (trusted inside the pod), at every
+start of the database pod, before the pod turns Ready. A changed password rolls this pod (checksum), so
+`helm upgrade --set postgresql.auth.password=NEW` rotates the role without the old password and without
+locking the app out (the certctl trap). The password travels on stdin, never in argv or a log line.
+*/}}
+{{- define "spacefleet.postgresql.passwordSyncScript" -}}
+set -eu
+until pg_isready -q -h /var/run/postgresql; do sleep 1; done
+role=$(printf '%s' "$POSTGRES_USER" | sed 's/"/""/g')
+pw=$(printf '%s' "$POSTGRES_PASSWORD" | sed "s/'/''/g")
+until printf "SET log_statement = 'none'; SET log_min_error_statement = 'panic'; ALTER ROLE \"%s\" WITH PASSWORD '%s';\n" "$role" "$pw" \
+    | psql -X -q -v ON_ERROR_STOP=1 -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" >/dev/null; do
+  echo '{"level":"WARN","msg":"password sync: database not ready for ALTER ROLE yet; retrying"}'
+  sleep 2
+done
+touch /var/run/postgresql/.spacefleet-password-applied
+echo '{"level":"INFO","msg":"password sync: role password matches the Secret"}'
+exec sleep infinity
+{{- end -}}
+
+{{- define "spacefleet.postgresql.hba" -}}
+# Managed by the Spacefleet chart (postgresql.tls.*).
+local all all trust
+{{- if .Values.postgresql.tls.required }}
+hostnossl all all all reject
+hostssl all all all scram-sha-256
+{{- else }}
+host all all all scram-sha-256
+{{- end }}
+{{- end -}}
+
+
+{{- define "spacefleet.postgresql.image" -}}
+{{- printf "%s:%s" .Values.postgresql.image.repository (toString .Values.postgresql.image.tag) -}}
+{{- end -}}
+
+{{/* The official image's environment contract: (dict "ctx" $ "ref" (list secretName key)). */}}
+{{- define "spacefleet.postgresql.env" -}}
+- name: POSTGRES_USER
+  value: {{ .ctx.Values.postgresql.auth.username | quote }}
+- name: POSTGRES_DB
+  value: {{ .ctx.Values.postgresql.auth.database | quote }}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ index .ref 0 }}
+      key: {{ index .ref 1 }}
+{{- end -}}
