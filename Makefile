@@ -16,6 +16,13 @@ K8S_VERSION         := v1.33.13
 
 include mk/*.mk
 
+.PHONY: test
+test: ## everything CI runs before e2e: render tests, server tests on a real PostgreSQL, chart gates, mutation check
+	@$(MAKE) --no-print-directory test-render
+	@$(MAKE) --no-print-directory test-app
+	@$(MAKE) --no-print-directory gates
+	@$(MAKE) --no-print-directory mutation
+
 .PHONY: help
 help: ## list targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'

@@ -1,0 +1,3 @@
+module github.com/spacefleet/spacefleet/tools/valuesschema
+
+go 1.26
