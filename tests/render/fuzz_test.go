@@ -100,6 +100,52 @@ var nasty = []any{
 	map[string]any{"name": "issuer", "kind": "ClusterIssuer"},
 }
 
+func getPath(m map[string]any, path []string) any {
+	var cur any = m
+	for _, k := range path {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil
+		}
+		cur = mm[k]
+	}
+	return cur
+}
+
+// sameKind picks a nasty value of the same JSON kind as cur (any kind when cur is unknown).
+func sameKind(r *rand.Rand, cur any) any {
+	var pool []any
+	for _, v := range nasty {
+		switch cur.(type) {
+		case string:
+			if _, ok := v.(string); ok {
+				pool = append(pool, v)
+			}
+		case bool:
+			if _, ok := v.(bool); ok {
+				pool = append(pool, v)
+			}
+		case float64, int, int64:
+			switch v.(type) {
+			case int, float64:
+				pool = append(pool, v)
+			}
+		case []any:
+			if _, ok := v.([]any); ok {
+				pool = append(pool, v)
+			}
+		case map[string]any:
+			if _, ok := v.(map[string]any); ok {
+				pool = append(pool, v)
+			}
+		}
+	}
+	if len(pool) == 0 {
+		return nasty[r.IntN(len(nasty))]
+	}
+	return pool[r.IntN(len(pool))]
+}
+
 func setPath(m map[string]any, path []string, v any, del bool) {
 	for _, k := range path[:len(path)-1] {
 		sub, ok := m[k].(map[string]any)
@@ -126,7 +172,11 @@ func mutate(t testing.TB, r *rand.Rand, paths [][]string, examples []map[string]
 			q[len(q)-1] += "x"
 			p = q
 		}
-		setPath(base, p, deepCopyAny(nasty[r.IntN(len(nasty))]), r.IntN(10) == 0)
+		v := nasty[r.IntN(len(nasty))]
+		if r.IntN(2) == 0 { // half the time, a value of the type the key already has: reaches deeper rules
+			v = sameKind(r, getPath(base, p))
+		}
+		setPath(base, p, deepCopyAny(v), r.IntN(10) == 0)
 	}
 	return base
 }
@@ -163,7 +213,7 @@ func loadExamples(t testing.TB) []map[string]any {
 
 // TestValuesProperty runs a fixed-seed batch of mutated values in every `make test`.
 func TestValuesProperty(t *testing.T) {
-	cases := 300
+	cases := 400
 	if testing.Short() {
 		cases = 60
 	}
@@ -172,7 +222,7 @@ func TestValuesProperty(t *testing.T) {
 	var counts [2]int
 	var docs []string
 	for i := range cases {
-		vals := mutate(t, r, paths, examples, 1+r.IntN(4))
+		vals := mutate(t, r, paths, examples, 1+r.IntN(2))
 		out, manifests, violation := check(vals)
 		if violation != nil {
 			y, _ := yaml.Marshal(vals)

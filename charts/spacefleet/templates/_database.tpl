@@ -138,8 +138,8 @@ with `kubectl rollout restart`).
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "spacefleet.database.secretName" .ctx }}
-      key: {{ include "spacefleet.database.secretKey" .ctx }}
+      name: {{ include "spacefleet.database.secretName" .ctx | quote }}
+      key: {{ include "spacefleet.database.secretKey" .ctx | quote }}
 {{- with .ctx.Values.externalDatabase }}
 {{- if and .sslmode (not $.ctx.Values.postgresql.enabled) }}
 - name: PGSSLMODE
@@ -155,8 +155,8 @@ with `kubectl rollout restart`).
 - name: PGPASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ index $ref 0 }}
-      key: {{ index $ref 1 }}
+      name: {{ index $ref 0 | quote }}
+      key: {{ index $ref 1 | quote }}
 {{- end }}
 - name: SPACEFLEET_COMPONENT
   value: {{ .component | quote }}

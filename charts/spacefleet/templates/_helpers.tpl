@@ -23,7 +23,7 @@
 
 {{/* spacefleet.labels: (dict "ctx" $ "component" "web") */}}
 {{- define "spacefleet.labels" -}}
-helm.sh/chart: {{ include "spacefleet.chart" .ctx }}
+helm.sh/chart: {{ include "spacefleet.chart" .ctx | quote }}
 {{ include "spacefleet.selectorLabels" . }}
 app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
 app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
@@ -31,7 +31,7 @@ app.kubernetes.io/part-of: spacefleet
 {{- end -}}
 
 {{- define "spacefleet.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "spacefleet.name" .ctx }}
+app.kubernetes.io/name: {{ include "spacefleet.name" .ctx | quote }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name }}
 app.kubernetes.io/component: {{ .component }}
 {{- end -}}
@@ -54,7 +54,7 @@ security context, scheduling). Takes (dict "ctx" $ "component" "web" "spread" li
 */}}
 {{- define "spacefleet.podSpecCommon" -}}
 {{- $ctx := .ctx -}}
-serviceAccountName: {{ include "spacefleet.serviceAccountName" $ctx }}
+serviceAccountName: {{ include "spacefleet.serviceAccountName" $ctx | quote }}
 automountServiceAccountToken: false
 {{- with $ctx.Values.imagePullSecrets }}
 imagePullSecrets:

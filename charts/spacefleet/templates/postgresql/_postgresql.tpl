@@ -44,6 +44,6 @@ host all all all scram-sha-256
 - name: POSTGRES_PASSWORD
   valueFrom:
     secretKeyRef:
-      name: {{ index .ref 0 }}
-      key: {{ index .ref 1 }}
+      name: {{ index .ref 0 | quote }}
+      key: {{ index .ref 1 | quote }}
 {{- end -}}

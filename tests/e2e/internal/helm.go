@@ -1,0 +1,178 @@
+//go:build e2e
+
+package harness
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gruntwork-io/terratest/modules/helm"
+	"github.com/gruntwork-io/terratest/modules/logger"
+)
+
+// Release is one install of charts/spacefleet in a namespace.
+type Release struct {
+	Name string
+	NS   *NS
+	Env  *Env
+	// Helm4 runs the helm v4 binary directly (terratest's helm module always runs "helm", which is v3 here).
+	Helm4 bool
+}
+
+// NewRelease names a release (a name containing "spacefleet" is the resource prefix itself: spacefleet-web, ...).
+func NewRelease(ns *NS, name string) *Release {
+	return &Release{Name: name, NS: ns, Env: ns.Env}
+}
+
+// Fullname is the chart's spacefleet.fullname for this release.
+func (r *Release) Fullname() string {
+	if strings.Contains(r.Name, "spacefleet") {
+		return r.Name
+	}
+	return r.Name + "-spacefleet"
+}
+
+// Values for the local images: nothing can be pulled, every image is loaded into kind.
+func (r *Release) imageValues() map[string]string {
+	return map[string]string{
+		"image.repository":            r.Env.AppImage.Repository,
+		"image.tag":                   r.Env.AppImage.Tag,
+		"image.pullPolicy":            "IfNotPresent",
+		"postgresql.image.repository": r.Env.PGImage.Repository,
+		"postgresql.image.tag":        r.Env.PGImage.Tag,
+		"postgresql.image.pullPolicy": "IfNotPresent",
+	}
+}
+
+func (r *Release) options(files []string) *helm.Options {
+	return &helm.Options{
+		KubectlOptions: r.NS.Kube,
+		ValuesFiles:    files,
+		SetStrValues:   r.imageValues(),
+		// helm's command line and output are printed by Run (redacted), not by terratest.
+		Logger: logger.Discard,
+	}
+}
+
+// Values files: examples by name (relative to examples/values) or absolute paths, plus overrides (written to
+// a 0600 file: they may hold a URL with a password).
+func (r *Release) files(t testing.TB, examples []string, overrides map[string]any) []string {
+	var files []string
+	for _, f := range examples {
+		if !strings.HasPrefix(f, "/") {
+			f = r.Env.Examples + "/" + f
+		}
+		files = append(files, f)
+	}
+	if overrides != nil {
+		files = append(files, WriteValues(t, "values-"+RandHex(3)+".yaml", overrides))
+	}
+	return files
+}
+
+// Result of a helm command.
+type Result struct {
+	Output   string // redacted
+	Err      error
+	Duration time.Duration
+}
+
+const helmTimeout = "10m"
+
+// Install runs `helm install --wait` with examples/values files and overrides.
+func (r *Release) Install(t testing.TB, examples []string, overrides map[string]any, extra ...string) Result {
+	t.Helper()
+	return r.run(t, "install", r.files(t, examples, overrides), extra)
+}
+
+// Upgrade runs `helm upgrade --wait` (values are not reused: pass the full set again).
+func (r *Release) Upgrade(t testing.TB, examples []string, overrides map[string]any, extra ...string) Result {
+	t.Helper()
+	return r.run(t, "upgrade", r.files(t, examples, overrides), extra)
+}
+
+func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) Result {
+	t.Helper()
+	args := append([]string{"--wait", "--timeout", helmTimeout}, extra...)
+	start := time.Now()
+	var out string
+	var err error
+	if r.Helm4 {
+		full := []string{cmd, r.Name, r.Env.Chart}
+		full = append(full, r.commonArgs()...)
+		for _, f := range files {
+			full = append(full, "-f", f)
+		}
+		for k, v := range r.imageValues() {
+			full = append(full, "--set-string", k+"="+v)
+		}
+		out, err = r.helm4(t, append(full, args...)...)
+	} else {
+		o := r.options(files)
+		o.ExtraArgs = map[string][]string{cmd: args}
+		if cmd == "install" {
+			err = helm.InstallE(t, o, r.Env.Chart, r.Name)
+		} else {
+			err = helm.UpgradeE(t, o, r.Env.Chart, r.Name)
+		}
+		if err != nil {
+			out = err.Error()
+		}
+	}
+	res := Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
+	if err != nil {
+		Logf(t, "helm %s %s (%s) failed after %s:\n%s", cmd, r.Name, r.helmName(), res.Duration.Round(time.Second), res.Output)
+	} else {
+		t.Logf("helm %s %s (%s) succeeded in %s", cmd, r.Name, r.helmName(), res.Duration.Round(time.Second))
+	}
+	return res
+}
+
+func (r *Release) helmName() string {
+	if r.Helm4 {
+		return "helm v4"
+	}
+	return "helm v3"
+}
+
+func (r *Release) commonArgs() []string {
+	a := []string{"--namespace", r.NS.Name, "--kubeconfig", r.Env.Kubeconfig}
+	if r.Env.KubeContext != "" {
+		a = append(a, "--kube-context", r.Env.KubeContext)
+	}
+	return a
+}
+
+func (r *Release) helm4(t testing.TB, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
+	defer cancel()
+	b, err := exec.CommandContext(ctx, r.Env.Helm4, args...).CombinedOutput()
+	return string(b), err
+}
+
+// Test runs `helm test --logs` and returns its output (the dbcheck pod's JSON is in it).
+func (r *Release) Test(t testing.TB) Result {
+	t.Helper()
+	start := time.Now()
+	var out string
+	var err error
+	if r.Helm4 {
+		out, err = r.helm4(t, append([]string{"test", r.Name, "--logs", "--timeout", "5m"}, r.commonArgs()...)...)
+	} else {
+		out, err = helm.RunHelmCommandAndGetOutputE(t, r.options(nil), "test", r.Name, "--logs", "--timeout", "5m")
+	}
+	res := Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
+	Logf(t, "helm test %s (%s) in %s: err=%v\n%s", r.Name, r.helmName(), res.Duration.Round(time.Second), err, res.Output)
+	return res
+}
+
+// Component names.
+func (r *Release) Web() string     { return r.Fullname() + "-web" }
+func (r *Release) Worker() string  { return r.Fullname() + "-worker" }
+func (r *Release) Migrate() string { return r.Fullname() + "-migrate" }
+
+// Selector for a component's pods.
+func (r *Release) Selector(component string) string { return ComponentSelector(r.Name, component) }
