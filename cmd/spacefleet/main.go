@@ -1,0 +1,69 @@
+// Command spacefleet is the one binary of the Spacefleet image: migrate, web,
+// worker and dbcheck. See docs/app-contract.md for its environment.
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spacefleet/spacefleet/internal/db"
+	"github.com/spacefleet/spacefleet/internal/migrations"
+	"github.com/spacefleet/spacefleet/internal/web"
+	"github.com/spacefleet/spacefleet/internal/worker"
+)
+
+const usage = "usage: spacefleet migrate|web|worker|dbcheck"
+
+func main() {
+	if len(os.Args) != 2 {
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd := os.Args[1]
+	log := newLogger(cmd)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	var err error
+	switch cmd {
+	case "migrate":
+		err = migrations.RunCommand(ctx, os.Getenv("DATABASE_URL"), log)
+	case "dbcheck":
+		err = db.RunCheck(ctx, os.Getenv("DATABASE_URL"), os.Stdout, log)
+	case "web":
+		var cfg web.Config
+		if cfg, err = web.ConfigFromEnv(os.Getenv); err == nil {
+			err = web.Run(ctx, cfg, log)
+		}
+	case "worker":
+		var cfg worker.Config
+		if cfg, err = worker.ConfigFromEnv(os.Getenv); err == nil {
+			err = worker.Run(ctx, cfg, log)
+		}
+	default:
+		fmt.Fprintln(os.Stderr, usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		db.LogError(log, cmd+" failed", db.Diagnose(err, os.Getenv("DATABASE_URL")))
+		os.Exit(1)
+	}
+}
+
+// newLogger writes JSON lines to stdout at LOG_LEVEL, tagged with the component.
+func newLogger(cmd string) *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(strings.ToUpper(os.Getenv("LOG_LEVEL")))); err != nil || os.Getenv("LOG_LEVEL") == "" {
+		level = slog.LevelInfo
+	}
+	component := os.Getenv("SPACEFLEET_COMPONENT")
+	if component == "" {
+		component = cmd
+	}
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("component", component)
+}

@@ -1,0 +1,46 @@
+package db
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+)
+
+// Report is what the server sees of our own connection (pg_stat_ssl for this backend).
+type Report struct {
+	TLS             bool   `json:"tls"`
+	TLSVersion      string `json:"tls_version"`
+	Cipher          string `json:"cipher"`
+	ClientDN        string `json:"client_dn"`
+	ServerVersion   string `json:"server_version"`
+	ApplicationName string `json:"application_name"`
+}
+
+// Check connects exactly like the other subcommands and reports the connection.
+func Check(ctx context.Context, databaseURL string, log *slog.Logger) (Report, error) {
+	var r Report
+	pool, err := Connect(ctx, databaseURL, "dbcheck", log)
+	if err != nil {
+		return r, err
+	}
+	defer pool.Close()
+	err = pool.QueryRow(ctx, `SELECT s.ssl, coalesce(s.version, ''), coalesce(s.cipher, ''), coalesce(s.client_dn, ''),
+			current_setting('server_version'), current_setting('application_name')
+		FROM pg_stat_ssl s WHERE s.pid = pg_backend_pid()`).
+		Scan(&r.TLS, &r.TLSVersion, &r.Cipher, &r.ClientDN, &r.ServerVersion, &r.ApplicationName)
+	if err != nil {
+		return r, Diagnose(err, databaseURL)
+	}
+	return r, nil
+}
+
+// RunCheck is the dbcheck subcommand: one JSON object on out, error on failure.
+func RunCheck(ctx context.Context, databaseURL string, out io.Writer, log *slog.Logger) error {
+	r, err := Check(ctx, databaseURL, log)
+	if err != nil {
+		return err
+	}
+	log.Info("database connection ok", "url", Redact(databaseURL), "tls", r.TLS, "server_version", r.ServerVersion)
+	return json.NewEncoder(out).Encode(r)
+}

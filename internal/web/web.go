@@ -1,0 +1,274 @@
+// Package web is the HTTP server: probes, a small ships API, rate limiting,
+// boot-time migrations (or waiting for a hook to run them) and graceful shutdown.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/spacefleet/spacefleet/internal/db"
+	"github.com/spacefleet/spacefleet/internal/migrations"
+	"github.com/spacefleet/spacefleet/internal/ratelimit"
+)
+
+// Config is read from the environment described in docs/app-contract.md.
+type Config struct {
+	DatabaseURL       string
+	Component         string
+	Port              string
+	MigrationsViaHook bool
+	RateLimitBackend  string
+	RateLimit         int
+	RateWindow        time.Duration
+	ShutdownTimeout   time.Duration
+}
+
+// ConfigFromEnv reads Config with the contract's defaults.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		DatabaseURL:      getenv("DATABASE_URL"),
+		Component:        or(getenv("SPACEFLEET_COMPONENT"), "web"),
+		Port:             or(getenv("PORT"), "8080"),
+		RateLimitBackend: or(getenv("SPACEFLEET_RATE_LIMIT_BACKEND"), "memory"),
+		ShutdownTimeout:  20 * time.Second,
+	}
+	var err error
+	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
+		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
+	}
+	if c.RateLimit, err = strconv.Atoi(or(getenv("SPACEFLEET_RATE_LIMIT_REQUESTS"), "100")); err != nil {
+		return c, fmt.Errorf("SPACEFLEET_RATE_LIMIT_REQUESTS: %w", err)
+	}
+	if c.RateWindow, err = time.ParseDuration(or(getenv("SPACEFLEET_RATE_LIMIT_WINDOW"), "1m")); err != nil {
+		return c, fmt.Errorf("SPACEFLEET_RATE_LIMIT_WINDOW: %w", err)
+	}
+	return c, nil
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// Server serves the API over a pool.
+type Server struct {
+	cfg     Config
+	pool    *pgxpool.Pool
+	limiter ratelimit.Limiter
+	log     *slog.Logger
+}
+
+// New builds the server; it does not touch the database.
+func New(cfg Config, log *slog.Logger) (*Server, error) {
+	pool, err := db.NewPool(cfg.DatabaseURL, cfg.Component, log)
+	if err != nil {
+		return nil, err
+	}
+	lim, err := ratelimit.New(cfg.RateLimitBackend, cfg.RateLimit, cfg.RateWindow, pool)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Server{cfg: cfg, pool: pool, limiter: lim, log: log}, nil
+}
+
+// Run listens on cfg.Port and serves until ctx ends (SIGTERM).
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	s, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", ":"+cfg.Port)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	defer s.Close()
+	return s.Serve(ctx, ln)
+}
+
+// Close releases the pool.
+func (s *Server) Close() { s.pool.Close() }
+
+// Serve boots (migrate or wait for the schema) in the background while serving
+// probes on ln, then shuts down gracefully when ctx ends: in-flight requests
+// finish, new connections are refused.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	bootCtx, stopBoot := context.WithCancel(ctx)
+	defer stopBoot()
+	go func() {
+		if err := migrations.Boot(bootCtx, s.pool, s.cfg.DatabaseURL, s.cfg.MigrationsViaHook, s.log); err == nil {
+			s.log.Info("ready", "schema_version", migrations.Expected())
+		}
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("listening", "addr", ln.Addr().String(), "rate_limit_backend", s.cfg.RateLimitBackend)
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("graceful shutdown: %w", err)
+	}
+	s.log.Info("stopped")
+	return nil
+}
+
+// Handler routes the probes and the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		// Liveness only: never the database, so an outage does not restart pods.
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("POST /api/ships", s.limited(s.createShip))
+	mux.Handle("GET /api/ships", s.limited(s.listShips))
+	mux.Handle("GET /api/ships/{id}", s.limited(s.getShip))
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	current, ok, err := migrations.Ready(ctx, s.pool)
+	switch {
+	case err != nil:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": db.Diagnose(err, s.cfg.DatabaseURL).Error()})
+	case !ok:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "schema_version": current, "expected_version": migrations.Expected()})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"ready": true, "schema_version": current})
+	}
+}
+
+// limited applies the per-client-IP budget. If the shared backend is
+// unavailable the request is let through: the API needs the database anyway.
+func (s *Server) limited(h http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		key, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			key = r.RemoteAddr
+		}
+		ok, err := s.limiter.Allow(r.Context(), key)
+		if err != nil {
+			s.log.Warn("rate limiter unavailable; allowing request", "error", db.Diagnose(err, s.cfg.DatabaseURL).Error())
+		} else if !ok {
+			w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RateWindow.Seconds())))
+			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "rate limit exceeded"})
+			return
+		}
+		h(w, r)
+	})
+}
+
+// Ship is the API's resource.
+type Ship struct {
+	ID        int64     `json:"id"`
+	Name      string    `json:"name"`
+	Status    string    `json:"status"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func (s *Server) createShip(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16)).Decode(&in); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON {\"name\": \"...\"}"})
+		return
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || len(in.Name) > 100 {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "name must be 1-100 characters"})
+		return
+	}
+	var ship Ship
+	// The ship and its commissioning job commit together, so the worker never misses one.
+	err := pgx.BeginFunc(r.Context(), s.pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(r.Context(), `INSERT INTO ships (name) VALUES ($1) RETURNING id, name, status, created_at`, in.Name).
+			Scan(&ship.ID, &ship.Name, &ship.Status, &ship.CreatedAt); err != nil {
+			return err
+		}
+		_, err := tx.Exec(r.Context(), `INSERT INTO jobs (kind, ship_id) VALUES ('commission', $1)`, ship.ID)
+		return err
+	})
+	if err != nil {
+		s.dbError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, ship)
+}
+
+func (s *Server) listShips(w http.ResponseWriter, r *http.Request) {
+	rows, err := s.pool.Query(r.Context(), `SELECT id, name, status, created_at FROM ships ORDER BY id LIMIT 1000`)
+	if err != nil {
+		s.dbError(w, err)
+		return
+	}
+	ships, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Ship, error) {
+		var sh Ship
+		err := row.Scan(&sh.ID, &sh.Name, &sh.Status, &sh.CreatedAt)
+		return sh, err
+	})
+	if err != nil {
+		s.dbError(w, err)
+		return
+	}
+	if ships == nil {
+		ships = []Ship{}
+	}
+	writeJSON(w, http.StatusOK, ships)
+}
+
+func (s *Server) getShip(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "id must be an integer"})
+		return
+	}
+	var sh Ship
+	err = s.pool.QueryRow(r.Context(), `SELECT id, name, status, created_at FROM ships WHERE id = $1`, id).
+		Scan(&sh.ID, &sh.Name, &sh.Status, &sh.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "ship not found"})
+		return
+	}
+	if err != nil {
+		s.dbError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sh)
+}
+
+// dbError logs the diagnosis and answers 503 without leaking details.
+func (s *Server) dbError(w http.ResponseWriter, err error) {
+	db.LogError(s.log, "database error", db.Diagnose(err, s.cfg.DatabaseURL))
+	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "database unavailable"})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
