@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 )
 
 // certctl DEPL-006: the backend must reach web.
@@ -54,9 +55,15 @@ func TestProdHAExampleIsCoherent(t *testing.T) {
 	assert.NotContains(t, res.Notes, "WARNING: web.replicas", "the HA example must not trip its own HA warnings")
 }
 
-func TestPodDisruptionBudgetForWeb(t *testing.T) {
+func TestPodDisruptionBudgets(t *testing.T) {
 	res := render(t, nil, external...)
-	pdb := res.Find("PodDisruptionBudget", "spacefleet-web")
-	require.NotNil(t, pdb)
-	assert.Nil(t, render(t, nil, append(external, "web.podDisruptionBudget.enabled=false")...).Find("PodDisruptionBudget", "spacefleet-web"))
+	for _, c := range []string{"web", "worker"} {
+		o := res.Find("PodDisruptionBudget", "spacefleet-"+c)
+		require.NotNilf(t, o, "%s PDB", c)
+		pdb := o.Typed.(*policyv1.PodDisruptionBudget)
+		assert.Equal(t, c, pdb.Spec.Selector.MatchLabels["app.kubernetes.io/component"])
+		assert.EqualValues(t, 1, pdb.Spec.MaxUnavailable.IntValue(), "eviction stays possible with one replica")
+		off := render(t, nil, append(external, c+".podDisruptionBudget.enabled=false")...)
+		assert.Nilf(t, off.Find("PodDisruptionBudget", "spacefleet-"+c), "%s PDB can be turned off", c)
+	}
 }

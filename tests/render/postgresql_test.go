@@ -152,3 +152,15 @@ func TestBundledTLSAndAuthValidation(t *testing.T) {
 		assertNamesKey(t, err, tc.key)
 	}
 }
+
+// A StatefulSet's serviceName must be a headless Service.
+func TestBundledDatabaseHasAHeadlessGoverningService(t *testing.T) {
+	res := render(t, nil)
+	sts := postgresSTS(t, res)
+	hl := res.Find("Service", sts.Spec.ServiceName)
+	require.NotNil(t, hl, "the governing Service %s must exist", sts.Spec.ServiceName)
+	assert.Equal(t, "None", hl.Typed.(*corev1.Service).Spec.ClusterIP)
+	client := res.Find("Service", "spacefleet-postgresql")
+	require.NotNil(t, client, "the clients' Service")
+	assert.NotEqual(t, "None", client.Typed.(*corev1.Service).Spec.ClusterIP)
+}

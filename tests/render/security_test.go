@@ -30,7 +30,10 @@ func TestEveryPodIsLockedDown(t *testing.T) {
 				assert.Containsf(t, sc.Capabilities.Drop, corev1.Capability("ALL"), "%s/%s: drop ALL", comp, c.Name)
 				assert.NotEmptyf(t, c.Resources.Requests, "%s/%s: resource requests", comp, c.Name)
 				assert.NotEmptyf(t, c.Resources.Limits, "%s/%s: resource limits", comp, c.Name)
+				seen := map[string]bool{}
 				for _, e := range c.Env {
+					assert.Falsef(t, seen[e.Name], "%s/%s: env %s set twice (server-side apply rejects it)", comp, c.Name, e.Name)
+					seen[e.Name] = true
 					if e.Name == "DATABASE_URL" || e.Name == "POSTGRES_PASSWORD" {
 						assert.Emptyf(t, e.Value, "%s/%s: %s must come from a Secret", comp, c.Name, e.Name)
 					}

@@ -93,3 +93,21 @@ annotations:
   {{- toYaml . | nindent 2 }}
   {{- end }}
 {{- end -}}
+
+{{/* A PodDisruptionBudget for one component: (dict "ctx" $ "component" "web" "pdb" .Values.web.podDisruptionBudget). */}}
+{{- define "spacefleet.pdb" -}}
+{{- if .pdb.enabled }}
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata:
+  name: {{ printf "%s-%s" (include "spacefleet.fullname" .ctx) .component | quote }}
+  namespace: {{ .ctx.Release.Namespace }}
+  labels:
+    {{- include "spacefleet.labels" . | nindent 4 }}
+spec:
+  maxUnavailable: {{ .pdb.maxUnavailable }}
+  selector:
+    matchLabels:
+      {{- include "spacefleet.selectorLabels" . | nindent 6 }}
+{{- end }}
+{{- end -}}

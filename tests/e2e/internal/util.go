@@ -86,3 +86,22 @@ func Eventually(timeout, interval time.Duration, cond func() (bool, error)) erro
 		time.Sleep(interval)
 	}
 }
+
+// Merge deep-merges maps into a new map (later maps win; nested maps merge, other values replace).
+func Merge(maps ...map[string]any) map[string]any {
+	out := map[string]any{}
+	for _, m := range maps {
+		for k, v := range m {
+			if vm, ok := v.(map[string]any); ok {
+				if om, ok := out[k].(map[string]any); ok {
+					out[k] = Merge(om, vm)
+					continue
+				}
+				out[k] = Merge(vm)
+				continue
+			}
+			out[k] = v
+		}
+	}
+	return out
+}

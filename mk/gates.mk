@@ -1,0 +1,180 @@
+# mk/gates.mk — chart quality gates: schema validation, linting, scoring, docs, Helm 3/4 parity, CI guards.
+# Everything is installed from Debian packages or Go modules (no container registry, no GitHub downloads),
+# pinned here, into $(BIN); a version stamp per tool makes a warm `make tools` a no-op.
+
+# ---- pins (HELM3_VERSION, HELM4_VERSION and K8S_VERSION are pinned in the root Makefile) ----
+KUBECONFORM_VERSION := v0.7.0
+KUBE_SCORE_VERSION  := v1.20.0
+HELM_DOCS_VERSION   := v1.14.2
+YAMLLINT_VERSION    := 1.29.0-1
+# Oldest Kubernetes the chart supports (Chart.yaml kubeVersion ">=1.30.0-0"); newest is $(K8S_VERSION).
+K8S_OLDEST_VERSION  := v1.30.14
+
+# ---- layout (GATES_CHART may be overridden on the command line to prove a gate red on a broken copy) ----
+GATES_CHART      := charts/spacefleet
+GATES_EXAMPLES   := $(sort $(wildcard examples/values/*.yaml))
+GATES_STAMPS     := $(CACHE)/stamps
+GATES_SCHEMAS    := $(CACHE)/schemas
+GATES_K8S        := $(K8S_OLDEST_VERSION) $(K8S_VERSION)
+GATES_RELEASE    := spacefleet
+GATES_NAMESPACE  := spacefleet
+# Examples scored by kube-score: the default values and the two production examples.
+GATES_SCORED     := default examples/values/external-secret.yaml examples/values/prod-ha.yaml
+# Go tools of this repo are built from their own modules whenever their sources change.
+GATES_TOOLS_HASH := $(shell cat tools/k8sschema/go.mod tools/k8sschema/*.go tools/chartgate/go.mod tools/chartgate/go.sum tools/chartgate/*.go 2>/dev/null | sha256sum | cut -c1-16)
+# Schemas are regenerated only when the generator changes.
+GATES_SCHEMA_HASH := $(shell cat tools/k8sschema/go.mod tools/k8sschema/*.go 2>/dev/null | sha256sum | cut -c1-16)
+GATES_GOENV      := GOFLAGS= GOWORK=off
+
+# `go install pkg@version` into $(BIN)/NAME, skipped when the stamp for that version exists and the binary runs.
+# $(1)=binary name in $(BIN), $(2)=package@version, $(3)=name the module's main package builds,
+# $(4)=extra -ldflags (shell words, evaluated in the recipe), $(5)=stamp suffix (bump when $(4) changes).
+define gates_go_install
+	@if [ -x "$(BIN)/$(1)" ] && [ -f "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)" ]; then :; else \
+	  set -e; echo ">> installing $(1) from $(2)"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
+	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  t0=$$(date +%s); $(GATES_GOENV) GOBIN="$$tmp" go install -trimpath -ldflags="-s -w $(4)" "$(2)"; \
+	  mv -f "$$tmp/$(3)" "$(BIN)/$(1)"; rm -f "$(GATES_STAMPS)/$(1)@"*; touch "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)"; \
+	  echo ">> $(1) installed in $$(( $$(date +%s) - t0 ))s"; \
+	fi
+endef
+
+# Helm 3's Makefile stamps its version and the Kubernetes version that `helm template`/`helm lint` assume (from the
+# k8s.io/client-go it builds with; without it, a `go install`ed helm 3 claims Kubernetes v1.20 and our
+# kubeVersion ">=1.30.0-0" refuses to render). Do the same, reading client-go's minor from helm's go.mod.
+GATES_HELM3_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
+  -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+  $$(minor=$$(cd / && $(GATES_GOENV) go mod download -json helm.sh/helm/v3@$(HELM3_VERSION) | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$$/\1/p' | xargs sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p'); \
+     [ -n "$$minor" ] || { echo "cannot read client-go minor of helm $(HELM3_VERSION)" >&2; exit 1; }; \
+     for p in pkg/lint/rules pkg/chartutil; do printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=1 -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' $$p $$p $$minor; done)
+GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
+
+.PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-repo
+tools: tools-yamllint tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
+
+tools-helm3:
+	$(call gates_go_install,helm,helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION),helm,$(GATES_HELM3_LDFLAGS),+ldflags)
+tools-helm4:
+	$(call gates_go_install,helm4,helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION),helm,$(GATES_HELM4_LDFLAGS),+ldflags)
+tools-kubeconform:
+	$(call gates_go_install,kubeconform,github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION),kubeconform)
+tools-kube-score:
+	$(call gates_go_install,kube-score,github.com/zegl/kube-score/cmd/kube-score@$(KUBE_SCORE_VERSION),kube-score)
+tools-helm-docs:
+	$(call gates_go_install,helm-docs,github.com/norwoodj/helm-docs/cmd/helm-docs@$(HELM_DOCS_VERSION),helm-docs)
+
+tools-yamllint:
+	@if command -v yamllint >/dev/null 2>&1; then :; else \
+	  echo ">> installing yamllint $(YAMLLINT_VERSION) (Debian)"; \
+	  export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && { $$SUDO apt-get install -y -qq --no-install-recommends yamllint=$(YAMLLINT_VERSION) \
+	    || $$SUDO apt-get install -y -qq --no-install-recommends yamllint; }; \
+	fi
+
+# The repo's own Go tools (tools/k8sschema: stdlib only; tools/chartgate: sigs.k8s.io/yaml), each its own module.
+tools-repo:
+	@if [ -x "$(BIN)/k8sschema" ] && [ -x "$(BIN)/chartgate" ] && [ -f "$(GATES_STAMPS)/repo-tools@$(GATES_TOOLS_HASH)" ]; then :; else \
+	  set -e; echo ">> building tools/k8sschema and tools/chartgate"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
+	  (cd tools/k8sschema && $(GATES_GOENV) go build -trimpath -o "$(BIN)/k8sschema" .); \
+	  (cd tools/chartgate && $(GATES_GOENV) go build -mod=readonly -trimpath -o "$(BIN)/chartgate" .); \
+	  rm -f "$(GATES_STAMPS)/repo-tools@"*; touch "$(GATES_STAMPS)/repo-tools@$(GATES_TOOLS_HASH)"; \
+	fi
+
+# ---- gates ----
+GATES_OUT    := .build/gates
+GATES_HELM3  := $(BIN)/helm
+GATES_HELM4  := $(BIN)/helm4
+GATES_SCHEMA_LOCATION := $(abspath $(GATES_SCHEMAS))/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json
+GATES_WAIVERS := ci/kube-score-waivers.txt
+# Bundled-PostgreSQL renders generate a random password when none is given; the Helm 3/4 comparison pins one so
+# both renders are deterministic (the generated-password path is covered by tests/render).
+GATES_COMPAT_SET := --set postgresql.auth.password=helm-compat-fixed-password
+
+GATES_ALL_VALUES := default $(GATES_EXAMPLES)
+
+.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates
+
+schemas: tools-repo ## generate strict, standalone kubeconform JSON schemas for the oldest and newest supported Kubernetes into $(CACHE)/schemas
+	@set -e; for v in $(GATES_K8S); do \
+	  stamp="$(GATES_SCHEMAS)/$$v-standalone-strict/.generated-by-$(GATES_SCHEMA_HASH)"; \
+	  [ -f "$$stamp" ] && continue; \
+	  mkdir -p "$(GATES_SCHEMAS)"; \
+	  dir=$$(cd "$(GATES_SCHEMAS)" && $(GATES_GOENV) go mod download -json "k8s.io/kubernetes@$$v" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  [ -n "$$dir" ] || { echo "schemas: go mod download k8s.io/kubernetes@$$v gave no module dir" >&2; exit 1; }; \
+	  "$(BIN)/k8sschema" -module-dir "$$dir" -version "$$v" -out "$(GATES_SCHEMAS)"; \
+	  touch "$$stamp"; \
+	done
+
+lint: tools-yamllint tools-helm3 tools-helm4 ## yamllint values + examples, and `helm lint --strict` under Helm 3 and Helm 4 with every example
+	@set -e; yamllint -c .yamllint $(GATES_CHART)/values.yaml $(GATES_EXAMPLES) || { echo "lint: yamllint failed" >&2; exit 1; }; \
+	echo "yamllint: ok ($(words $(GATES_EXAMPLES)) examples + values.yaml)"; \
+	mkdir -p $(GATES_OUT); fail=0; \
+	for h in $(GATES_HELM3) $(GATES_HELM4); do v=$$("$$h" version --template '{{ .Version }}'); for f in $(GATES_ALL_VALUES); do \
+	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  if "$$h" lint --strict $(GATES_CHART) $$args > $(GATES_OUT)/lint.log 2>&1; then \
+	    echo "helm $$v lint --strict $$f: ok"; \
+	  else echo "helm $$v lint --strict $$f: FAIL"; sed 's/^/    /' $(GATES_OUT)/lint.log; fail=1; fi; \
+	done; done; exit $$fail
+
+kubeconform: tools-helm3 tools-kubeconform schemas ## render every example for the oldest and newest Kubernetes and validate offline, strict
+	@set -e; fail=0; mkdir -p $(GATES_OUT)/kubeconform; \
+	for v in $(GATES_K8S); do for f in $(GATES_ALL_VALUES); do \
+	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  out=$(GATES_OUT)/kubeconform/$$v-$$(basename $$f .yaml).yaml; \
+	  if ! $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $$v $$args > $$out 2> $$out.err; then \
+	    echo "kubeconform $$v $$f: FAIL (helm template)"; sed 's/^/    /' $$out.err; fail=1; continue; fi; \
+	  if res=$$(kubeconform -strict -summary -output text -kubernetes-version "$${v#v}" \
+	        -schema-location '$(GATES_SCHEMA_LOCATION)' $$out 2>&1); then \
+	    echo "kubeconform $$v $$f: $$(echo "$$res" | tail -1)"; \
+	  else echo "kubeconform $$v $$f: FAIL"; echo "$$res" | sed 's/^/    /'; fail=1; fi; \
+	done; done; exit $$fail
+
+kube-score: tools-helm3 tools-kube-score tools-repo ## kube-score the default and production renders: zero unwaived CRITICAL (waivers: ci/kube-score-waivers.txt)
+	@set -e; mkdir -p $(GATES_OUT)/kube-score; rm -f $(GATES_OUT)/kube-score/*.json; \
+	for f in $(GATES_SCORED); do \
+	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  out=$(GATES_OUT)/kube-score/$$(basename $$f .yaml); \
+	  $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args > $$out.yaml; \
+	  kube-score score --kubernetes-version $(basename $(K8S_VERSION)) -o json $$out.yaml > $$out.json || true; \
+	  [ -s $$out.json ] || { echo "kube-score produced no output for $$f" >&2; exit 1; }; \
+	done; \
+	chartgate kube-score $(GATES_WAIVERS) $(foreach f,$(GATES_SCORED),$(GATES_OUT)/kube-score/$(basename $(notdir $(f))).json)
+
+docs: tools-helm-docs ## regenerate charts/spacefleet/README.md from README.md.gotmpl and the `# --` comments in values.yaml
+	@helm-docs --chart-search-root $(GATES_CHART) --template-files README.md.gotmpl --sort-values-order file --log-level warning
+	@echo "docs: wrote $(GATES_CHART)/README.md"
+
+docs-check: tools-helm-docs ## fail when the committed chart README is not what `make docs` generates
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; cp -r $(GATES_CHART) "$$tmp/chart"; \
+	helm-docs --chart-search-root "$$tmp/chart" --template-files README.md.gotmpl --sort-values-order file --log-level warning; \
+	if [ ! -f $(GATES_CHART)/README.md ]; then echo "docs-check: $(GATES_CHART)/README.md is missing: run 'make docs' and commit it" >&2; exit 1; fi; \
+	if diff -u $(GATES_CHART)/README.md "$$tmp/chart/README.md"; then echo "docs-check: README.md is up to date"; \
+	else echo "docs-check: $(GATES_CHART)/README.md is out of date (diff above: committed vs generated): run 'make docs' and commit it" >&2; exit 1; fi
+
+helm-compat: tools-helm3 tools-helm4 tools-repo ## Helm 3 and Helm 4 render every example to the same objects (parsed, not text)
+	@set -e; fail=0; mkdir -p $(GATES_OUT)/helm-compat; \
+	for f in $(GATES_ALL_VALUES); do \
+	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  out=$(GATES_OUT)/helm-compat/$$(basename $$f .yaml); \
+	  $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args $(GATES_COMPAT_SET) > $$out.helm3.yaml; \
+	  $(GATES_HELM4) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args $(GATES_COMPAT_SET) > $$out.helm4.yaml; \
+	  if res=$$(chartgate compare $$out.helm3.yaml $$out.helm4.yaml 2>&1); then echo "helm-compat $$f: $$res"; \
+	  else echo "helm-compat $$f: FAIL"; echo "$$res" | sed 's/^/    /'; fail=1; fi; \
+	done; exit $$fail
+
+guards: tools-helm3 tools-helm4 tools-repo ## ci-guards/: one chart coherence rule per script, positive and negative case each (Helm 3 and Helm 4)
+	@fail=0; for h in $(GATES_HELM3) $(GATES_HELM4); do CHART=$(abspath $(GATES_CHART)) HELM=$$h bash ci-guards/run.sh || fail=1; done; exit $$fail
+
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check
+gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
+	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
+	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \
+	failed=""; summary=""; \
+	for g in $(GATES_LIST); do \
+	  echo "== gate $$g"; t=$$(date +%s%N); \
+	  if $(MAKE) --no-print-directory $$g; then r=PASS; else r=FAIL; failed="$$failed $$g"; fi; \
+	  line=$$(printf '%-4s %-12s %6.1fs' $$r $$g "$$(( ($$(date +%s%N) - t) / 1000000 ))e-3"); \
+	  echo "== $$line"; summary="$$summary$$line"$$'\n'; \
+	done; \
+	echo "== gates summary (total $$(( ($$(date +%s%N) - t0) / 1000000000 ))s)"; printf '%s' "$$summary"; \
+	if [ -n "$$failed" ]; then echo "gates FAILED:$$failed" >&2; exit 1; fi

@@ -1,0 +1,3 @@
+module github.com/spacefleet/spacefleet/tools/k8sschema
+
+go 1.26
