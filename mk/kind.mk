@@ -1,0 +1,114 @@
+# mk/kind.mk — offline images, the kind cluster, the demo and the e2e harness.
+# Nothing is pulled from a container registry: the kind node image, PostgreSQL and busybox are built from Debian
+# packages and Go modules (images/*/build.sh), cached as zstd tars under $(CACHE)/images. Pinned in the root Makefile:
+# KIND_VERSION, K8S_VERSION, HELM3_VERSION. Set KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can
+# pull) to use that node image instead of building one: the cluster code path is the same.
+
+KIND_CLUSTER        ?= spacefleet-e2e
+KIND_DEMO_CLUSTER   ?= spacefleet-demo
+KIND_NODE_IMAGE     ?=
+KIND_BUILT_NODE     := spacefleet/kind-node:$(K8S_VERSION)
+KIND_NODE           = $(if $(KIND_NODE_IMAGE),$(KIND_NODE_IMAGE),$(KIND_BUILT_NODE))
+E2E_APP_IMAGE       ?= $(if $(APP_IMAGE),$(APP_IMAGE),spacefleet/spacefleet:0.1.0)
+E2E_PG_IMAGE_REPO   ?= spacefleet/postgres
+E2E_PG_IMAGE_TAG    ?= 15
+E2E_PG_IMAGE        ?= $(E2E_PG_IMAGE_REPO):$(E2E_PG_IMAGE_TAG)
+E2E_BUSYBOX_IMAGE   ?= spacefleet/busybox:1.35
+E2E_KEEP            ?= 0
+E2E_TIMEOUT         ?= 60m
+KIND_IMAGES_ENV     := CACHE=$(CACHE) K8S_VERSION=$(K8S_VERSION) KIND_VERSION=$(KIND_VERSION)
+KIND_CLUSTER_SH     := CACHE=$(CACHE) KIND=$(BIN)/kind KUBECTL=$(BIN)/kubectl scripts/kind-cluster.sh
+KIND_STAMPS         := $(CACHE)/stamps
+# Debian packages the image builds need besides docker.io
+KIND_HOST_PACKAGES  := debootstrap busybox-static zstd jq
+DEMO_RELEASE        ?= spacefleet
+DEMO_NAMESPACE      ?= spacefleet
+
+.PHONY: docker tools-kind images images-node images-postgres images-busybox images-app \
+        cluster cluster-delete demo demo-delete e2e
+
+docker: ## ensure a running dockerd (installs docker.io; runc-capfix when the VM lacks capabilities)
+	@scripts/ensure-docker.sh $(KIND_HOST_PACKAGES)
+
+# ---- tools: kind, kubectl (same Kubernetes as the node image), helm v3 (tools-helm3 in mk/gates.mk) ----
+tools-kind: tools-helm3 ## install kind, kubectl and helm v3 into the cache bin dir (warm run: no-op)
+	@if [ -x "$(BIN)/kind" ] && [ -f "$(KIND_STAMPS)/kind@$(KIND_VERSION)" ]; then :; else \
+	  set -e; echo ">> installing kind $(KIND_VERSION)"; mkdir -p "$(BIN)" "$(KIND_STAMPS)"; \
+	  GOFLAGS= GOWORK=off CGO_ENABLED=0 GOBIN="$(BIN)" go install -trimpath -ldflags="-s -w" sigs.k8s.io/kind@$(KIND_VERSION); \
+	  rm -f "$(KIND_STAMPS)/kind@"*; touch "$(KIND_STAMPS)/kind@$(KIND_VERSION)"; fi
+	@if [ -x "$(BIN)/kubectl" ] && [ -f "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)" ]; then :; else \
+	  set -e; echo ">> building kubectl $(K8S_VERSION)"; mkdir -p "$(BIN)" "$(KIND_STAMPS)"; \
+	  $(KIND_IMAGES_ENV) images/kind-node/build.sh kubectl "$(BIN)/kubectl"; \
+	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi
+
+# ---- images ----
+images: images-node images-postgres images-busybox images-app ## build all images offline, cached (warm run: no-op)
+
+images-node: docker
+ifeq ($(KIND_NODE_IMAGE),)
+	@$(KIND_IMAGES_ENV) NODE_IMAGE=$(KIND_BUILT_NODE) images/kind-node/build.sh
+else
+	@docker image inspect $(KIND_NODE_IMAGE) >/dev/null 2>&1 || docker pull $(KIND_NODE_IMAGE)
+endif
+
+images-postgres: docker
+	@CACHE=$(CACHE) PG_IMAGE=$(E2E_PG_IMAGE_REPO) images/postgres/build.sh
+
+images-busybox: docker
+	@CACHE=$(CACHE) BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) images/busybox/build.sh
+
+# the app image is `make image` (mk/app.mk); skipped with a note while that target does not exist
+images-app: docker
+	@if $(MAKE) --no-print-directory -n image >/dev/null 2>&1; then $(MAKE) --no-print-directory image; \
+	else echo ">> no 'make image' target yet: app image $(E2E_APP_IMAGE) not built"; fi
+
+# images loaded into a cluster: those present locally (the app image may not exist yet)
+kind_load_list = $(E2E_PG_IMAGE) $(E2E_BUSYBOX_IMAGE) $(shell docker image inspect $(E2E_APP_IMAGE) >/dev/null 2>&1 && echo $(E2E_APP_IMAGE))
+
+# ---- clusters ----
+cluster: docker tools-kind images ## create or reuse the kind cluster spacefleet-e2e and load the images
+	@$(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list)
+	@echo "export KUBECONFIG=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER))"
+
+cluster-delete: ## delete the kind cluster spacefleet-e2e
+	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); fi
+
+demo: docker tools-kind images ## kind cluster spacefleet-demo with charts/spacefleet on the bundled database (dev values)
+	@test -f charts/spacefleet/Chart.yaml || { echo "charts/spacefleet does not exist yet"; exit 1; }
+	@docker image inspect $(E2E_APP_IMAGE) >/dev/null 2>&1 || { echo "app image $(E2E_APP_IMAGE) missing (make image)"; exit 1; }
+	@$(KIND_CLUSTER_SH) up $(KIND_DEMO_CLUSTER) $(KIND_NODE) $(kind_load_list)
+	@set -e; kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_DEMO_CLUSTER)); s=$$(date +%s); \
+	  $(BIN)/helm upgrade --install $(DEMO_RELEASE) charts/spacefleet --kubeconfig "$$kcfg" \
+	    --namespace $(DEMO_NAMESPACE) --create-namespace -f examples/values/dev.yaml \
+	    --set image.repository=$(firstword $(subst :, ,$(E2E_APP_IMAGE))) --set image.tag=$(lastword $(subst :, ,$(E2E_APP_IMAGE))) \
+	    --set postgresql.image.repository=$(E2E_PG_IMAGE_REPO) --set postgresql.image.tag=$(E2E_PG_IMAGE_TAG) \
+	    --wait --timeout 10m; \
+	  echo ">> installed in $$(( $$(date +%s) - s ))s"; \
+	  $(BIN)/kubectl --kubeconfig "$$kcfg" -n $(DEMO_NAMESPACE) get pods,svc,pvc; \
+	  svc=$$($(BIN)/kubectl --kubeconfig "$$kcfg" -n $(DEMO_NAMESPACE) get svc -l app.kubernetes.io/instance=$(DEMO_RELEASE) \
+	    -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.ports[0].port}{"\n"}{end}' | grep -e '-web ' | head -1); \
+	  port=$${svc#* }; svc=$${svc% *}; \
+	  echo; echo "The demo is up. Reach the app with:"; \
+	  echo "  export KUBECONFIG=$$kcfg"; \
+	  echo "  kubectl -n $(DEMO_NAMESPACE) port-forward svc/$$svc 8080:$$port"; \
+	  echo "  curl -s http://127.0.0.1:8080/readyz"; \
+	  echo "Delete it with: make demo-delete"
+
+demo-delete: ## delete the demo cluster spacefleet-demo
+	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_DEMO_CLUSTER); fi
+
+# ---- e2e ----
+e2e: docker tools-kind images ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER) && existed=1; \
+	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
+	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
+	  if ls tests/e2e/*_test.go tests/e2e/*/*_test.go >/dev/null 2>&1; then \
+	    SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
+	    SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
+	    SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
+	    SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
+	    go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./tests/e2e/... || rc=$$?; \
+	  else echo ">> no e2e suites under tests/e2e yet"; fi; \
+	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); \
+	  else echo ">> keeping cluster $(KIND_CLUSTER): export KUBECONFIG=$$kcfg"; fi; \
+	  exit $$rc
