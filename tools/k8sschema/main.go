@@ -208,7 +208,7 @@ func strictify(name string, def map[string]any) map[string]any {
 		// the API server's own quantity syntax, so `cpu: ""` or `memory: lots` fails here and not at apply time
 		return map[string]any{"oneOf": []any{map[string]any{"type": "string", "pattern": quantityPattern}, map[string]any{"type": "number"}}}
 	case intOrStringDef:
-		return map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer"}}}
+		return map[string]any{"oneOf": []any{map[string]any{"type": "string"}, map[string]any{"type": "integer", "minimum": -2147483648, "maximum": 2147483647}}}
 	}
 	out := strictNode(def).(map[string]any)
 	// An object-typed definition may be null wherever it is referenced (Helm renders `key:` / `key: null` for empty
