@@ -8,7 +8,7 @@
 # 2. starts dockerd in the background when `docker info` fails (log: $CACHE/logs/dockerd.log) and waits until ready;
 # 3. when this host's capability bounding set lacks a capability (a Firecracker VM here lacks CAP_SYS_RESOURCE),
 #    docker's --privileged containers (kind nodes) fail with "runc create failed: unable to start container process:
-#    unable to apply caps: operation not permitted". It then builds runc-capfix (images/kind-node/src/runc-capfix.go,
+#    unable to apply caps: operation not permitted". It then builds runc-capfix (images/kind-node/src/runc-capfix/main.go,
 #    a runc wrapper that drops the capabilities the host cannot grant), installs it as /usr/local/lib/spacefleet/runc-capfix
 #    and registers it as dockerd's default runtime in /etc/docker/daemon.json (dockerd reloads it on SIGHUP).
 #    Revert: remove the "runtimes"/"default-runtime" keys from /etc/docker/daemon.json; kill -HUP $(pidof dockerd).
@@ -18,7 +18,7 @@ REPO=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
 CAPFIX_DIR=/usr/local/lib/spacefleet
 CAPFIX_BIN=$CAPFIX_DIR/runc-capfix
-CAPFIX_SRC=$REPO/images/kind-node/src/runc-capfix.go
+CAPFIX_SRC=$REPO/images/kind-node/src/runc-capfix/main.go
 DAEMON_JSON=/etc/docker/daemon.json
 
 log() { echo "[ensure-docker] $*" >&2; }

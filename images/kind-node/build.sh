@@ -80,7 +80,7 @@ gomod() {
   wrapper_mod lpp "github.com/rancher/local-path-provisioner@$LPP_VERSION"
   # the checksum DB (through the proxy here) does not answer for cri-tools v1.34.0 and its k8s.io/cri-client dep
   wrapper_mod crictl "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" "sigs.k8s.io/cri-tools,k8s.io"
-  mkdir -p pause; printf 'module kindnode/pause\n\ngo 1.24.0\n' > pause/go.mod; cp "$SRC/pause.go" pause/main.go
+  rm -rf pause; cp -r "$SRC/pause" pause
   kind_src >/dev/null
 }
 
