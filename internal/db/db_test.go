@@ -3,11 +3,13 @@ package db_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -231,7 +233,31 @@ func TestMutualTLS(t *testing.T) {
 	// A client certificate from a CA the server does not trust is refused in the handshake.
 	other := pgtest.Start(t, pgtest.Options{TLS: &pgtest.TLS{}})
 	err = connectErr(t, srv.UserURL(pgtest.ClientCN, "", "localhost", "", base+"&sslcert="+other.Certs.ClientCert+"&sslkey="+other.Certs.ClientKey))
-	wantDiagnosis(t, err, srv, "tls-alert", "remote error: tls", "client certificate")
+	// Under TLS 1.3 the server's alert races the client's first write: either form is the same rejection.
+	wantDiagnosis(t, err, srv, "tls-alert", "client certificate")
+	if msg := err.Error(); !strings.Contains(msg, "remote error: tls") && !strings.Contains(msg, "right after the TLS handshake") {
+		t.Errorf("error %q shows neither the server's TLS alert nor the late-rejection diagnosis", msg)
+	}
+}
+
+// The late form of a refused client certificate, deterministically: a reset on the startup message is a client
+// certificate rejection only when a client certificate was offered.
+func TestLateClientCertRejection(t *testing.T) {
+	reset := fmt.Errorf("failed to connect to `user=app database=app`: 10.0.0.5:5432 (db): failed to write startup message: write failed: %w",
+		&net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("write", syscall.ECONNRESET)})
+	t.Setenv("PGSSLCERT", "")
+	with := db.Diagnose(reset, "postgres://app@db:5432/app?sslmode=verify-full&sslrootcert=/ca.crt&sslcert=/c/tls.crt&sslkey=/c/tls.key")
+	if db.Kind(with) != "tls-alert" || !strings.Contains(with.Error(), "client certificate") || !strings.Contains(with.Error(), "connection reset by peer") {
+		t.Fatalf("with sslcert: got %q (%s), want tls-alert keeping the Go error text", db.Kind(with), with)
+	}
+	without := db.Diagnose(reset, "postgres://app@db:5432/app?sslmode=verify-full&sslrootcert=/ca.crt")
+	if db.Kind(without) == "tls-alert" {
+		t.Fatalf("without sslcert a reset is not a client-certificate rejection: %s", without)
+	}
+	t.Setenv("PGSSLCERT", "/c/tls.crt")
+	if k := db.Kind(db.Diagnose(reset, "postgres://app@db:5432/app?sslmode=verify-full")); k != "tls-alert" {
+		t.Fatalf("PGSSLCERT offers a client certificate too: got %q", k)
+	}
 }
 
 func TestConnectionRefused(t *testing.T) {

@@ -5,8 +5,11 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"net"
+	"net/url"
+	"os"
 	"regexp"
 	"strings"
 	"syscall"
@@ -22,6 +25,7 @@ type Diagnosis struct {
 	Text  string // the redacted original error text
 	Cause string
 	Fix   string
+	Rule  string // the rule that matched ("" when none did)
 }
 
 func (d *Diagnosis) Error() string {
@@ -166,13 +170,39 @@ func Diagnose(err error, databaseURL string) error {
 		return err
 	}
 	text := RedactText(err.Error(), databaseURL)
+	if clientCertRejectedLate(err, text, databaseURL) {
+		return &Diagnosis{Err: err, Text: text, Rule: "tls-alert",
+			Cause: "the server closed the connection right after the TLS handshake while a client certificate (sslcert) was offered: under TLS 1.3 that is how a server refuses a client certificate or its CA (its alert can arrive after the client's first write)",
+			Fix:   "use a client certificate signed by the CA the server trusts (ssl_ca_file), check sslcert/sslkey point at the right files, and see the server log for the exact reason"}
+	}
 	for _, r := range rules {
 		if r.match(err, text) {
-			return &Diagnosis{Err: err, Text: text, Cause: r.cause(err, text), Fix: r.fix}
+			return &Diagnosis{Err: err, Text: text, Cause: r.cause(err, text), Fix: r.fix, Rule: r.name}
 		}
 	}
 	return &Diagnosis{Err: err, Text: text, Cause: "unrecognised database error",
 		Fix: "run `spacefleet dbcheck` with the same DATABASE_URL and check the server log"}
+}
+
+// clientCertRejectedLate: under TLS 1.3 the server verifies the client certificate after the client has finished
+// its side of the handshake, so the server's alert races the client's first write (the startup message), which
+// then fails with a reset or a broken pipe instead of "remote error: tls: ...". Only meaningful when a client
+// certificate was offered (sslcert in the URL, or PGSSLCERT).
+func clientCertRejectedLate(err error, text, databaseURL string) bool {
+	if !strings.Contains(text, "startup message") && !strings.Contains(text, "failed to receive message") {
+		return false
+	}
+	reset := errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF) ||
+		strings.Contains(text, "connection reset by peer") || strings.Contains(text, "broken pipe") || strings.HasSuffix(text, "EOF")
+	return reset && offersClientCert(databaseURL)
+}
+
+func offersClientCert(databaseURL string) bool {
+	if os.Getenv("PGSSLCERT") != "" {
+		return true
+	}
+	u, err := url.Parse(databaseURL)
+	return err == nil && u.Query().Get("sslcert") != ""
 }
 
 // Kind names the rule that matched a diagnosis ("" if none); tests use it.
@@ -181,12 +211,7 @@ func Kind(err error) string {
 	if !errors.As(err, &d) {
 		return ""
 	}
-	for _, r := range rules {
-		if r.match(d.Err, d.Text) {
-			return r.name
-		}
-	}
-	return ""
+	return d.Rule
 }
 
 func ipStrings(ips []net.IP) []string {
