@@ -2,7 +2,7 @@
 # the render benchmark, coverage-guided fuzzing and the mutation check.
 
 CHART_K8S_SCHEMAS := $(CACHE)/schemas/$(K8S_VERSION)-standalone-strict
-CHART_TEST_ENV    := SPACEFLEET_KUBECONFORM=$(BIN)/kubeconform SPACEFLEET_KUBECONFORM_SCHEMAS='$(GATES_SCHEMA_LOCATION)'
+CHART_TEST_ENV     = SPACEFLEET_KUBECONFORM=$(BIN)/kubeconform SPACEFLEET_KUBECONFORM_SCHEMAS='$(GATES_SCHEMA_LOCATION)'
 
 .PHONY: test-render values-schema values-schema-check bench fuzz mutation
 test-render: tools-kubeconform schemas ## render tests: every rule, every example, NOTES, the values property test (Helm SDK, in-process)
@@ -12,7 +12,7 @@ values-schema: schemas ## refresh the Kubernetes definitions inside charts/space
 	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema ../../charts/spacefleet/values.schema.json
 
 values-schema-check: schemas ## fail when values.schema.json's Kubernetes definitions are stale
-	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -check -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema ../../charts/spacefleet/values.schema.json
+	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -check -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema '$(abspath $(GATES_CHART))/values.schema.json'
 
 bench: ## time one in-process render of the chart (Go benchmark)
 	go test -run '^$$' -bench BenchmarkRender -benchmem -count 5 ./tests/render/
