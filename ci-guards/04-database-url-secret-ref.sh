@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 04: DATABASE_URL reaches web, worker and migrate only as a secretKeyRef (never a literal `value:`), and all three
-# read the same Secret and key — in every database mode.
+# read the same connection string in every database mode: one Secret and key, except that a hooked migrate Job
+# with an inline URL reads the hook-scoped copy (guard 11), whose DATABASE_URL must then be identical.
 source "$(dirname "$0")/lib.sh"
 
 check_mode() { # LABEL ARGS...
@@ -16,9 +17,11 @@ check_mode() { # LABEL ARGS...
     check "$o DATABASE_URL has no literal value" ! has_exact "$f" "$o" "$p.value"
     local n k; n=$(value "$f" "$o" "$p.valueFrom.secretKeyRef.name"); k=$(value "$f" "$o" "$p.valueFrom.secretKeyRef.key")
     if [ -n "$n" ] && [ -n "$k" ]; then ok "$o DATABASE_URL from secretKeyRef $n/$k"; else fail "$o DATABASE_URL is not a secretKeyRef"; fi
-    names="$names$n/$k"$'\n'
+    # what the client reads: the rendered Secret's data, or the name/key of a Secret the chart does not render
+    if has_exact "$f" "Secret/$n" "data.$k"; then names="${names}data:$(value "$f" "Secret/$n" "data.$k")"$'\n'
+    else names="${names}ref:$n/$k"$'\n'; fi
   done
-  expect_eq "web, worker and migrate share one Secret/key" "$(sort -u <<<"${names%$'\n'}" | wc -l | tr -d ' ')" "1"
+  expect_eq "web, worker and migrate read one DATABASE_URL" "$(sort -u <<<"${names%$'\n'}" | wc -l | tr -d ' ')" "1"
 }
 
 check_mode "positive: bundled PostgreSQL (defaults)"
@@ -30,4 +33,13 @@ check_mode "positive: externalDatabase.existingSecret" "${EXT_DB[@]}"
 echo "  negative: a literal DATABASE_URL value is detected"
 lit=$'Deployment/x\tspec.template.spec.containers[web].env[DATABASE_URL].value\tpostgres://u:p@h/d'
 check "literal value: detected" has_exact "$lit" Deployment/x "spec.template.spec.containers[web].env[DATABASE_URL].value"
+# Negative: the Job reading a copy that differs from the app's Secret is caught.
+echo "  negative: a migrate copy with a different URL is detected"
+f=$(flat --set postgresql.enabled=false \
+  --set externalDatabase.url='postgres://app:s3cret@db.example.com:5432/app?sslmode=verify-full') || exit 1
+a=$(value "$f" Secret/spacefleet-database data.DATABASE_URL)
+b=$(value "$f" Secret/spacefleet-migrate-database data.DATABASE_URL)
+check "the copy exists and equals the app's Secret" test -n "$b" -a "$a" = "$b"
+changed=$(sed "s|^\(Secret/spacefleet-migrate-database\tdata.DATABASE_URL\t\).*|\1$(printf 'postgres://other' | base64)|" <<<"$f")
+check "a different copy: detected" ! test "$(value "$changed" Secret/spacefleet-database data.DATABASE_URL)" = "$(value "$changed" Secret/spacefleet-migrate-database data.DATABASE_URL)"
 done_guard

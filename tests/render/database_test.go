@@ -12,16 +12,21 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-// Every database client reads DATABASE_URL from the same Secret through secretKeyRef, never a literal value.
+// Every database client reads DATABASE_URL from one Secret through secretKeyRef, never a literal value. The one
+// exception is by design: a hooked migrate Job with an inline URL reads a hook-scoped copy of the same data
+// (spacefleet-migrate-database), so that the Secret the running app reads is never a hook.
 func TestDatabaseURLComesFromOneSecretInEveryMode(t *testing.T) {
+	const inlineURL = "postgres://u:p@db:5432/sf?sslmode=verify-full"
 	cases := map[string]struct {
-		set        []string
-		secretName string
-		secretKey  string
+		set         []string
+		secretName  string
+		secretKey   string
+		migrateCopy string // the Secret the migrate Job reads instead, "" when it reads secretName
 	}{
-		"bundled":        {nil, "spacefleet-database", "DATABASE_URL"},
-		"inline url":     {[]string{"postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db:5432/sf?sslmode=verify-full"}, "spacefleet-database", "DATABASE_URL"},
-		"existingSecret": {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKey=uri"}, "my-db", "uri"},
+		"bundled":           {nil, "spacefleet-database", "DATABASE_URL", ""},
+		"inline url":        {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL}, "spacefleet-database", "DATABASE_URL", "spacefleet-migrate-database"},
+		"inline url, plain": {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL, "migrations.useHelmHooks=false"}, "spacefleet-database", "DATABASE_URL", ""},
+		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKey=uri"}, "my-db", "uri", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -32,8 +37,18 @@ func TestDatabaseURLComesFromOneSecretInEveryMode(t *testing.T) {
 				assert.Emptyf(t, env.Value, "%s: DATABASE_URL must not be a literal value", c)
 				require.NotNilf(t, env.ValueFrom, "%s: DATABASE_URL has no valueFrom", c)
 				require.NotNilf(t, env.ValueFrom.SecretKeyRef, "%s: DATABASE_URL is not a secretKeyRef", c)
-				assert.Equalf(t, tc.secretName, env.ValueFrom.SecretKeyRef.Name, "%s: secret name", c)
+				want := tc.secretName
+				if c == "migrate" && tc.migrateCopy != "" {
+					want = tc.migrateCopy
+				}
+				assert.Equalf(t, want, env.ValueFrom.SecretKeyRef.Name, "%s: secret name", c)
 				assert.Equalf(t, tc.secretKey, env.ValueFrom.SecretKeyRef.Key, "%s: secret key", c)
+			}
+			if tc.migrateCopy != "" {
+				assert.Equal(t, secretData(t, res, tc.secretName, "DATABASE_URL"), secretData(t, res, tc.migrateCopy, "DATABASE_URL"),
+					"the migrate Job's copy holds the same URL as the app's Secret")
+			} else {
+				assert.Nil(t, res.Find("Secret", "spacefleet-migrate-database"), "no copy when the Job reads the release's Secret")
 			}
 		})
 	}

@@ -63,23 +63,72 @@ func TestMigrateHookPhasesFollowWhereTheDatabaseLives(t *testing.T) {
 	}
 }
 
-// Zitadel's rule: a Secret a pre-install hook reads must itself be a hook of lower weight.
-func TestInlineURLSecretIsAnEarlierHookWhenTheJobIsPreInstall(t *testing.T) {
-	res := render(t, nil, "postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full")
-	sec := res.Find("Secret", "spacefleet-database")
-	require.NotNil(t, sec)
-	assert.True(t, sec.Hook)
-	ann := sec.Raw["metadata"].(map[string]any)["annotations"].(map[string]any)
-	assert.Equal(t, "pre-install,pre-upgrade", ann["helm.sh/hook"])
-	assert.Equal(t, "-10", ann["helm.sh/hook-weight"])
-	_, job := migrateJob(t, res)
-	assert.Equal(t, "0", job.Annotations["helm.sh/hook-weight"], "the Job runs after its Secret")
+// Zitadel's rule: what a hooked Job reads must itself be a hook of lower weight. Ours is scoped to the hook phase,
+// and nothing the running app reads is a hook: a failed pre-upgrade Job must leave the app's Secret unchanged.
+func TestHookedJobDependenciesAreEarlierHooksAndTheAppsAreNot(t *testing.T) {
+	const url = "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full"
+	hookDep := func(t *testing.T, res *chart.Result, kind, name, phases string) {
+		t.Helper()
+		o := res.Find(kind, name)
+		require.NotNilf(t, o, "%s %s rendered", kind, name)
+		assert.Truef(t, o.Hook, "%s %s is a hook", kind, name)
+		ann := o.Raw["metadata"].(map[string]any)["annotations"].(map[string]any)
+		assert.Equal(t, phases, ann["helm.sh/hook"], "%s %s runs in the Job's phases", kind, name)
+		assert.Equal(t, "-10", ann["helm.sh/hook-weight"], "%s %s exists before the Job (weight 0)", kind, name)
+		assert.Equal(t, "before-hook-creation,hook-succeeded", ann["helm.sh/hook-delete-policy"], "%s %s lives only as long as the hook phase", kind, name)
+	}
+	appSide := func(t *testing.T, res *chart.Result) {
+		t.Helper()
+		sec := res.Find("Secret", "spacefleet-database")
+		require.NotNil(t, sec)
+		assert.False(t, sec.Hook, "web and worker read an ordinary release Secret: Helm changes it only after pre-upgrade hooks succeed")
+		sa := res.Find("ServiceAccount", "spacefleet")
+		require.NotNil(t, sa)
+		assert.False(t, sa.Hook)
+		for _, c := range []string{"web", "worker", "dbcheck"} {
+			assert.Equal(t, "spacefleet", res.Workloads()[c].Pod.ServiceAccountName, c)
+		}
+	}
 
-	// The bundled Secret is an ordinary resource: the post-install hook finds it.
-	bundled := render(t, nil)
-	assert.False(t, bundled.Find("Secret", "spacefleet-database").Hook)
-	plain := render(t, nil, "postgresql.enabled=false", "externalDatabase.url=postgres://u:p@db/sf?sslmode=verify-full", "migrations.useHelmHooks=false")
-	assert.False(t, plain.Find("Secret", "spacefleet-database").Hook)
+	t.Run("inline url: Secret copy and ServiceAccount at pre-install", func(t *testing.T) {
+		res := render(t, nil, "postgresql.enabled=false", url)
+		hookDep(t, res, "Secret", "spacefleet-migrate-database", "pre-install,pre-upgrade")
+		hookDep(t, res, "ServiceAccount", "spacefleet-migrate", "pre-install,pre-upgrade")
+		o, job := migrateJob(t, res)
+		assert.True(t, o.Hook)
+		assert.Equal(t, "0", job.Annotations["helm.sh/hook-weight"])
+		assert.Equal(t, "spacefleet-migrate", job.Spec.Template.Spec.ServiceAccountName, "the Job runs as the ServiceAccount that exists at pre-install")
+		appSide(t, res)
+	})
+	t.Run("existingSecret: ServiceAccount only", func(t *testing.T) {
+		res := render(t, nil, external...)
+		hookDep(t, res, "ServiceAccount", "spacefleet-migrate", "pre-install,pre-upgrade")
+		assert.Empty(t, res.All("Secret"))
+		_, job := migrateJob(t, res)
+		assert.Equal(t, "spacefleet-migrate", job.Spec.Template.Spec.ServiceAccountName)
+	})
+	t.Run("bundled: post-install hook, the release's Secret", func(t *testing.T) {
+		res := render(t, nil)
+		hookDep(t, res, "ServiceAccount", "spacefleet-migrate", "post-install,pre-upgrade")
+		assert.Nil(t, res.Find("Secret", "spacefleet-migrate-database"))
+		appSide(t, res)
+	})
+	t.Run("plain Job: no hook dependencies", func(t *testing.T) {
+		res := render(t, nil, "postgresql.enabled=false", url, "migrations.useHelmHooks=false")
+		for _, o := range res.Objects {
+			if o.Kind != "Pod" { // the `helm test` pod is a test hook in every mode
+				assert.Falsef(t, o.Hook, "%s %s must not be a hook", o.Kind, o.Name)
+			}
+		}
+		_, job := migrateJob(t, res)
+		assert.Equal(t, "spacefleet", job.Spec.Template.Spec.ServiceAccountName)
+	})
+	t.Run("serviceAccount.create=false: every pod uses the named one", func(t *testing.T) {
+		res := render(t, nil, append(external, "serviceAccount.create=false", "serviceAccount.name=team-sa")...)
+		assert.Empty(t, res.All("ServiceAccount"))
+		_, job := migrateJob(t, res)
+		assert.Equal(t, "team-sa", job.Spec.Template.Spec.ServiceAccountName)
+	})
 }
 
 // GitOps: a plain Job (no hook) whose name tracks what it runs, not .Release.Revision.

@@ -34,12 +34,15 @@ DATABASE_URL
 {{- end -}}
 
 {{/*
-The chart-owned database Secret as a Helm hook: a pre-install migrate hook runs before ordinary release
-resources exist, so the Secret it reads must be a hook of lower weight (external inline URL only; the
-bundled database's hook runs post-install, when the Secret already exists).
+The Secret a given client reads: (dict "ctx" $ "component" "migrate"). Web, worker and the `helm test` pod read
+the release's Secret; the migrate hook reads its hook-scoped copy when it has one (see spacefleet.migrate.*).
 */}}
-{{- define "spacefleet.database.secretIsHook" -}}
-{{- if and (eq (include "spacefleet.migrate.hookPhases" .) "pre-install,pre-upgrade") (eq (include "spacefleet.database.mode" .) "url") }}true{{ end -}}
+{{- define "spacefleet.database.secretNameFor" -}}
+{{- if and (eq .component "migrate") (include "spacefleet.migrate.copiesSecret" .ctx) -}}
+{{- include "spacefleet.migrate.secretName" .ctx -}}
+{{- else -}}
+{{- include "spacefleet.database.secretName" .ctx -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "spacefleet.postgresql.fullname" -}}
@@ -138,7 +141,7 @@ with `kubectl rollout restart`).
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
-      name: {{ include "spacefleet.database.secretName" .ctx | quote }}
+      name: {{ include "spacefleet.database.secretNameFor" . | quote }}
       key: {{ include "spacefleet.database.secretKey" .ctx | quote }}
 {{- with .ctx.Values.externalDatabase }}
 {{- if and .sslmode (not $.ctx.Values.postgresql.enabled) }}

@@ -40,6 +40,15 @@ app.kubernetes.io/component: {{ .component }}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
 
+{{/* The ServiceAccount a component runs as: (dict "ctx" $ "component" "web"). */}}
+{{- define "spacefleet.serviceAccountNameFor" -}}
+{{- if and (eq .component "migrate") (include "spacefleet.migrate.hasServiceAccount" .ctx) -}}
+{{- printf "%s-migrate" (include "spacefleet.serviceAccountName" .ctx) | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
+{{- include "spacefleet.serviceAccountName" .ctx -}}
+{{- end -}}
+{{- end -}}
+
 {{- define "spacefleet.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "spacefleet.fullname" .) .Values.serviceAccount.name -}}
@@ -54,7 +63,7 @@ security context, scheduling). Takes (dict "ctx" $ "component" "web" "spread" li
 */}}
 {{- define "spacefleet.podSpecCommon" -}}
 {{- $ctx := .ctx -}}
-serviceAccountName: {{ include "spacefleet.serviceAccountName" $ctx | quote }}
+serviceAccountName: {{ include "spacefleet.serviceAccountNameFor" . | quote }}
 automountServiceAccountToken: false
 {{- with $ctx.Values.imagePullSecrets }}
 imagePullSecrets:

@@ -11,6 +11,36 @@ lives outside the release, and post-install for the bundled one (which this rele
 {{- end -}}
 
 {{/*
+What a hooked migrate Job needs must exist before it, so it is a hook too (weight -10), scoped to the hook
+phase: `before-hook-creation,hook-succeeded` removes it once the phase ends (Helm also removes it when the Job
+fails). Nothing the running app reads is a hook, so a failed pre-upgrade Job leaves the app's Secret and
+ServiceAccount exactly as they were, and `helm uninstall` removes them.
+*/}}
+{{- define "spacefleet.migrate.hookDependencyAnnotations" -}}
+helm.sh/hook: {{ include "spacefleet.migrate.hookPhases" . }}
+helm.sh/hook-weight: "-10"
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- end -}}
+
+{{/*
+An inline URL lives in the chart's Secret, a release resource that a pre-install hook cannot see yet and that a
+pre-upgrade hook must not change before it succeeds; the hooked Job reads a copy of it instead.
+(Bundled: the hook runs post-install/pre-upgrade against the release's Secret. existingSecret: yours.)
+*/}}
+{{- define "spacefleet.migrate.copiesSecret" -}}
+{{- if and (include "spacefleet.migrate.hookPhases" .) (eq (include "spacefleet.database.mode" .) "url") }}true{{ end -}}
+{{- end -}}
+
+{{- define "spacefleet.migrate.secretName" -}}
+{{- printf "%s-migrate-database" (include "spacefleet.fullname" .) -}}
+{{- end -}}
+
+{{/* The hooked Job's own ServiceAccount (the release's does not exist yet at pre-install). */}}
+{{- define "spacefleet.migrate.hasServiceAccount" -}}
+{{- if and (include "spacefleet.migrate.hookPhases" .) .Values.serviceAccount.create }}true{{ end -}}
+{{- end -}}
+
+{{/*
 Job name. A hook is recreated on every install/upgrade, so it keeps the fixed name the docs use
 (kubectl logs job/<fullname>-migrate). A plain Job is immutable: its name carries a hash of what it runs,
 so a new image or connection makes a new Job and an unchanged one is left alone (never .Release.Revision,
