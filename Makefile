@@ -17,10 +17,11 @@ K8S_VERSION         := v1.33.13
 include mk/*.mk
 
 .PHONY: test
-test: ## everything CI runs before e2e: render tests, server tests on a real PostgreSQL, chart gates, mutation check
+test: ## everything CI runs before e2e: render tests, server tests on a real PostgreSQL, chart gates, proof each gate can fail, mutation check
 	@$(MAKE) --no-print-directory test-render
 	@$(MAKE) --no-print-directory test-app
 	@$(MAKE) --no-print-directory gates
+	@$(MAKE) --no-print-directory gates-red
 	@$(MAKE) --no-print-directory mutation
 
 .PHONY: help

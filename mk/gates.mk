@@ -178,3 +178,7 @@ gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-
 	done; \
 	echo "== gates summary (total $$(( ($$(date +%s%N) - t0) / 1000000000 ))s)"; printf '%s' "$$summary"; \
 	if [ -n "$$failed" ]; then echo "gates FAILED:$$failed" >&2; exit 1; fi
+
+.PHONY: gates-red
+gates-red: tools schemas ## prove each gate can fail: break its rule in a copy of the chart and require the gate to go red
+	@tests/gates-red/run.sh

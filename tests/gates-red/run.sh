@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# A gate must be able to fail: for each chart gate of mk/gates.mk, break the rule it guards in a throwaway copy of
+# the chart and require `make <gate> GATES_CHART=<copy>` to exit non-zero. One line per gate; exits 1 when a gate
+# stayed green on its broken copy (or went red on the unbroken one: the control). Run by `make gates-red`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+cd "$root"
+
+# case NAME GATE BREAK: BREAK is a shell snippet run inside the copy's directory.
+cases=(
+  "yamllint: a duplicate key in values.yaml|lint|printf 'nameOverride: dup\n' >> values.yaml"
+  "helm lint --strict: a template error|lint|printf '{{ .Values.nope.missing }}\n' > templates/broken.yaml"
+  "kubeconform: an unknown field on the web Deployment|kubeconform|sed -i 's/^  replicas: {{ .Values.web.replicas }}$/&\n  replicaz: 1/' templates/web/deployment.yaml"
+  "kubeconform: a string where an int belongs|kubeconform|sed -i 's/containerPort: {{ .Values.web.port }}/containerPort: \"{{ .Values.web.port }}\"/' templates/web/deployment.yaml"
+  "kube-score: a writable root filesystem|kube-score|sed -i '0,/readOnlyRootFilesystem: true/s//readOnlyRootFilesystem: false/' values.yaml"
+  "kube-score: the worker loses its PodDisruptionBudget|kube-score|: > templates/worker/pdb.yaml"
+  "docs-check: a values comment changed without make docs|docs-check|sed -i 's/^# -- Override the chart name used in resource names.$/# -- Override the chart name (changed)./' values.yaml"
+  "helm-compat: Helm 4 renders a different object|helm-compat|printf '{{- if hasPrefix \"v4\" .Capabilities.HelmVersion.Version }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: helm4-only\n{{- end }}\n' > templates/drift.yaml"
+  "guards: viaHook no longer reaches the pods|guards|sed -i 's/if .Values.migrations.viaHook -}}/if false -}}/' templates/migrate/_migrate.tpl"
+  "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
+)
+
+run_gate() { # GATE CHART-DIR LOG
+  make --no-print-directory "$1" GATES_CHART="$2" >"$3" 2>&1
+}
+
+n=0; bad=0
+# Control: every gate used below passes on an unbroken copy (so a red on the broken copy is the break's doing).
+cp -r charts/spacefleet "$work/control"
+for g in $(printf '%s\n' "${cases[@]}" | cut -d'|' -f2 | sort -u); do
+  if run_gate "$g" "$work/control" "$work/control-$g.log"; then echo "control      $g: green on the unbroken copy"
+  else echo "CONTROL RED  $g: red on the unbroken copy"; sed 's/^/    /' "$work/control-$g.log" | tail -15; bad=$((bad + 1)); fi
+done
+
+for c in "${cases[@]}"; do
+  IFS='|' read -r name gate brk <<<"$c"
+  n=$((n + 1))
+  copy="$work/case$n"; rm -rf "$copy"; cp -r charts/spacefleet "$copy"
+  (cd "$copy" && eval "$brk")
+  if diff -rq charts/spacefleet "$copy" >/dev/null; then echo "NOT APPLIED  $gate: $name"; bad=$((bad + 1)); continue; fi
+  if run_gate "$gate" "$copy" "$work/case$n.log"; then
+    echo "STAYED GREEN $gate: $name"; bad=$((bad + 1))
+  else
+    why=$(grep -v -E '^[[:space:]]*[|+-]|WAIVED' "$work/case$n.log" | grep -m1 -E 'FAIL|error|Error|out of date|CRITICAL|differ|duplicat' | sed 's/^[[:space:]]*//' | cut -c1-150)
+    echo "red          $gate: $name -> $why"
+  fi
+done
+echo "gates-red: $n breaks, $bad problems"
+[ "$bad" -eq 0 ]
