@@ -16,6 +16,8 @@ E2E_PG_IMAGE        ?= $(E2E_PG_IMAGE_REPO):$(E2E_PG_IMAGE_TAG)
 E2E_BUSYBOX_IMAGE   ?= spacefleet/busybox:1.35
 E2E_KEEP            ?= 0
 E2E_TIMEOUT         ?= 60m
+# extra `go test` flags, e.g. E2E_FLAGS="-run TestBundled -v"
+E2E_FLAGS           ?=
 KIND_IMAGES_ENV     := CACHE=$(CACHE) K8S_VERSION=$(K8S_VERSION) KIND_VERSION=$(KIND_VERSION)
 KIND_CLUSTER_SH     := CACHE=$(CACHE) KIND=$(BIN)/kind KUBECTL=$(BIN)/kubectl scripts/kind-cluster.sh
 KIND_STAMPS         := $(CACHE)/stamps
@@ -98,17 +100,15 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_DEMO_CLUSTER); fi
 
 # ---- e2e ----
-e2e: docker tools-kind images ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER) && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
-	  if ls tests/e2e/*_test.go tests/e2e/*/*_test.go >/dev/null 2>&1; then \
-	    SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
-	    SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
-	    SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
-	    SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
-	    go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) ./tests/e2e/... || rc=$$?; \
-	  else echo ">> no e2e suites under tests/e2e yet"; fi; \
+	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
+	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
+	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
+	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
+	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
 	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); \
 	  else echo ">> keeping cluster $(KIND_CLUSTER): export KUBECONFIG=$$kcfg"; fi; \
 	  exit $$rc
