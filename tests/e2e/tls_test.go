@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	h "github.com/spacefleet/spacefleet/tests/e2e/internal"
 )
@@ -51,6 +54,15 @@ func runTLS(t *testing.T, env *h.Env, mode string, helm4 bool) {
 	require.NotNil(t, job)
 	assert.Equal(t, "pre-install,pre-upgrade", job.Annotations["helm.sh/hook"], "external database: the migrate hook runs pre-install")
 	assert.True(t, h.JobCondition(job, "Complete"), "migrate Job Complete")
+	assert.Equal(t, "spacefleet-migrate", job.Spec.Template.Spec.ServiceAccountName, "the pre-install Job runs as its own hook ServiceAccount")
+	// What only the hook needed (its ServiceAccount, and with an inline URL its Secret copy) is gone with the
+	// hook phase; the app's Secret and ServiceAccount are release resources.
+	_, err := ns.Client.CoreV1().ServiceAccounts(ns.Name).Get(context.Background(), rel.Fullname()+"-migrate", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "hook ServiceAccount removed after the hook phase: %v", err)
+	_, err = ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.Fullname()+"-migrate-database", metav1.GetOptions{})
+	assert.True(t, apierrors.IsNotFound(err), "hook Secret copy removed after the hook phase: %v", err)
+	_, err = ns.Client.CoreV1().ServiceAccounts(ns.Name).Get(context.Background(), rel.Fullname(), metav1.GetOptions{})
+	assert.NoError(t, err, "the release ServiceAccount exists")
 	assert.Equal(t, 1, ns.ReadyPods(t, rel.Selector("web")), "web Ready")
 	assert.Equal(t, 1, ns.ReadyPods(t, rel.Selector("worker")), "worker Ready")
 
@@ -105,5 +117,11 @@ func assertAllTLS(t *testing.T, pg *h.Postgres, wantDN string) {
 			assert.Contains(t, l, "SSL enabled (protocol=TLS", "%s connected without TLS: %s", app, l)
 		}
 	}
-	assert.NotContains(t, log, "no encryption", "a client tried plain TCP (pg_hba rejected it)")
+	// pg_hba rejects plain TCP; no spacefleet client may have tried it (the readiness probe's pg_isready, as
+	// user postgres, does and is ignored).
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "no encryption") && strings.Contains(l, `user "spacefleet"`) {
+			t.Errorf("a spacefleet client tried plain TCP: %s", l)
+		}
+	}
 }

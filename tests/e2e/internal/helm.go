@@ -80,7 +80,9 @@ type Result struct {
 	Duration time.Duration
 }
 
-const helmTimeout = "10m"
+// helmTimeout bounds every --wait. Installs take well under a minute on the kind cluster; a hook that can never
+// start (e.g. its pod is refused) should fail the test in minutes, not stall the suite.
+const helmTimeout = "5m"
 
 // Install runs `helm install --wait` with examples/values files and overrides.
 func (r *Release) Install(t testing.TB, examples []string, overrides map[string]any, extra ...string) Result {
@@ -125,6 +127,9 @@ func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) 
 	res := Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
 	if err != nil {
 		Logf(t, "helm %s %s (%s) failed after %s:\n%s", cmd, r.Name, r.helmName(), res.Duration.Round(time.Second), res.Output)
+		if ev, _ := r.NS.Kubectl(t, "get", "events", "--field-selector", "type=Warning", "--sort-by=.lastTimestamp"); ev != "" {
+			Logf(t, "warning events in %s:\n%s", r.NS.Name, tail(ev, 15))
+		}
 	} else {
 		t.Logf("helm %s %s (%s) succeeded in %s", cmd, r.Name, r.helmName(), res.Duration.Round(time.Second))
 	}

@@ -27,17 +27,17 @@ type PostgresOptions struct {
 // certificate for its Service name signed by a CA the test generated, logging every connection
 // (log_connections=on: the server log records each connection's application_name and TLS parameters).
 type Postgres struct {
-	NS        *NS
-	CA        *CA // signed the server (and client) certificates
-	WrongCA   *CA // an unrelated CA: the "wrong bundle"
-	Client    KeyPair
-	User, DB  string
-	Password  string
-	Host      string // pg.<ns>.svc: on the certificate
-	AliasHost string // pg-alias.<ns>.svc: a second Service on the same pod, NOT on the certificate
-	Port      int
+	NS         *NS
+	CA         *CA // signed the server (and client) certificates
+	WrongCA    *CA // an unrelated CA: the "wrong bundle"
+	Client     KeyPair
+	User, DB   string
+	Password   string
+	Host       string // pg.<ns>.svc: on the certificate
+	AliasHost  string // pg-alias.<ns>.svc: a second Service on the same pod, NOT on the certificate
+	Port       int
 	ClosedPort int // a port of Service pg whose target nothing listens on
-	pod       string
+	pod        string
 }
 
 // ClientCN is the CN of the generated client certificate (= the database role under `cert` auth).
