@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/helm"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -28,16 +27,8 @@ import (
 // PVC is not a release resource and stays).
 func (r *Release) Uninstall(t testing.TB) Result {
 	t.Helper()
-	start := time.Now()
-	var out string
-	var err error
-	if r.Helm4 {
-		out, err = r.helm4(t, append([]string{"uninstall", r.Name, "--wait", "--timeout", "5m"}, r.commonArgs()...)...)
-	} else {
-		out, err = helm.RunHelmCommandAndGetOutputE(t, r.options(nil), "uninstall", r.Name, "--wait", "--timeout", "5m")
-	}
-	res := Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
-	if err != nil {
+	res := r.command(t, "uninstall", "--wait", "--timeout", "5m")
+	if res.Err != nil {
 		Logf(t, "helm uninstall %s (%s) failed after %s:\n%s", r.Name, r.helmName(), res.Duration.Round(time.Second), res.Output)
 	} else {
 		t.Logf("helm uninstall %s (%s) succeeded in %s", r.Name, r.helmName(), res.Duration.Round(time.Second))

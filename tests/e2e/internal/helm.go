@@ -161,17 +161,24 @@ func (r *Release) helm4(t testing.TB, args ...string) (string, error) {
 // Test runs `helm test --logs` and returns its output (the dbcheck pod's JSON is in it).
 func (r *Release) Test(t testing.TB) Result {
 	t.Helper()
+	res := r.command(t, "test", "--logs", "--timeout", "5m")
+	Logf(t, "helm test %s (%s) in %s: err=%v\n%s", r.Name, r.helmName(), res.Duration.Round(time.Second), res.Err, res.Output)
+	return res
+}
+
+// command runs `helm CMD RELEASE FLAGS...` for subcommands that take no chart or values (test, uninstall), with
+// helm v3 (terratest) or v4, timed and redacted.
+func (r *Release) command(t testing.TB, cmd string, flags ...string) Result {
+	t.Helper()
 	start := time.Now()
 	var out string
 	var err error
 	if r.Helm4 {
-		out, err = r.helm4(t, append([]string{"test", r.Name, "--logs", "--timeout", "5m"}, r.commonArgs()...)...)
+		out, err = r.helm4(t, append(append([]string{cmd, r.Name}, flags...), r.commonArgs()...)...)
 	} else {
-		out, err = helm.RunHelmCommandAndGetOutputE(t, r.options(nil), "test", r.Name, "--logs", "--timeout", "5m")
+		out, err = helm.RunHelmCommandAndGetOutputE(t, r.options(nil), cmd, append([]string{r.Name}, flags...)...)
 	}
-	res := Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
-	Logf(t, "helm test %s (%s) in %s: err=%v\n%s", r.Name, r.helmName(), res.Duration.Round(time.Second), err, res.Output)
-	return res
+	return Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
 }
 
 // Component names.
