@@ -7,11 +7,9 @@ package harness
 // `spacefleet dbcheck` pod. No password ever reaches argv, a values file outside the test's temp dir, or the log.
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/url"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -91,25 +89,6 @@ func URLPassword(t testing.TB, databaseURL string) string {
 	return pw
 }
 
-// kubectlStdin runs kubectl with stdin (kubectl exec -i): the way a password reaches a pod without argv.
-func (ns *NS) kubectlStdin(t testing.TB, stdin string, args ...string) (string, error) {
-	t.Helper()
-	full := []string{"--kubeconfig", ns.Env.Kubeconfig}
-	if ns.Env.KubeContext != "" {
-		full = append(full, "--context", ns.Env.KubeContext)
-	}
-	full = append(full, "--namespace", ns.Name)
-	full = append(full, args...)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ns.Env.Kubectl, full...)
-	cmd.Stdin = strings.NewReader(stdin)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
-	return out.String(), err
-}
-
 // PsqlPassword runs one psql command in a container of pod with the libpq conninfo (e.g. "host=127.0.0.1
 // user=spacefleet dbname=spacefleet sslmode=disable") and PGPASSWORD=password. The password travels on stdin
 // (`read`), never in argv. It returns psql's redacted output (unaligned, tuples only) and its error: a failed
@@ -117,7 +96,7 @@ func (ns *NS) kubectlStdin(t testing.TB, stdin string, args ...string) (string, 
 func PsqlPassword(t testing.TB, ns *NS, pod, container, conninfo, password, sql string) (string, error) {
 	t.Helper()
 	script := `IFS= read -r PGPASSWORD; export PGPASSWORD; exec psql -X -w -At -v ON_ERROR_STOP=1 -d "$1" -c "$2"`
-	out, err := ns.kubectlStdin(t, password+"\n", "exec", "-i", pod, "-c", container, "--", "sh", "-c", script, "psql", conninfo, sql)
+	out, err := ns.Exec(t, password+"\n", "-i", pod, "-c", container, "--", "sh", "-c", script, "psql", conninfo, sql)
 	return strings.TrimSpace(Redact(out)), err
 }
 

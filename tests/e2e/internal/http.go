@@ -136,7 +136,7 @@ func NewClientPod(t testing.TB, ns *NS, name string) *ClientPod {
 
 // Sh runs a shell script in the client pod.
 func (c *ClientPod) Sh(t testing.TB, script string) (string, error) {
-	return c.NS.Kubectl(t, "exec", c.Name, "--", "sh", "-c", script)
+	return c.NS.Exec(t, "", c.Name, "--", "sh", "-c", script)
 }
 
 // BurstResult counts the answers of a burst.

@@ -3,8 +3,11 @@
 package harness
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -60,6 +63,35 @@ func (ns *NS) Kubectl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
 	return k8s.RunKubectlAndGetOutputE(t, ns.Kube, args...)
 }
+
+// Exec runs `kubectl exec ARGS...` in the namespace, with stdin when it is not empty (how a password reaches a pod
+// without argv). stdout and stderr are kept apart: the result is what the command printed on stdout, and on failure
+// stdout followed by stderr. kubectl's own client-side log lines (klog, e.g. "E1123 ... websocket.go:297] Unknown
+// stream id 1, discarding message") are dropped, so they never end up in a value a test compares.
+func (ns *NS) Exec(t testing.TB, stdin string, args ...string) (string, error) {
+	t.Helper()
+	full := []string{"--kubeconfig", ns.Env.Kubeconfig}
+	if ns.Env.KubeContext != "" {
+		full = append(full, "--context", ns.Env.KubeContext)
+	}
+	full = append(append(full, "--namespace", ns.Name, "exec"), args...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ns.Env.Kubectl, full...)
+	if stdin != "" {
+		cmd.Stdin = strings.NewReader(stdin)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	if err == nil {
+		return stdout.String(), nil
+	}
+	return stdout.String() + klogLine.ReplaceAllString(stderr.String(), ""), err
+}
+
+// klogLine matches one line of kubectl's own logging: "E1123 03:53:07.280793   29357 websocket.go:297] ...".
+var klogLine = regexp.MustCompile(`(?m)^[IWEF]\d{4} \d{2}:\d{2}:\d{2}\.\d+ +\d+ [^ \]]+:\d+\] .*\n?`)
 
 // Dump logs the namespace's pods, events and every container's log tail (redacted): the diagnosis of a failure.
 func (ns *NS) Dump(t testing.TB) {

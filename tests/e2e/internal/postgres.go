@@ -171,7 +171,7 @@ func Psql(t testing.TB, ns *NS, pod, container, user, db, sql string) string {
 	var out string
 	err := Eventually(30*time.Second, 2*time.Second, func() (bool, error) {
 		var err error
-		out, err = ns.Kubectl(t, "exec", pod, "-c", container, "--", "psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db, "-At", "-F", "|", "-c", sql)
+		out, err = ns.Exec(t, "", pod, "-c", container, "--", "psql", "-X", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", db, "-At", "-F", "|", "-c", sql)
 		if err != nil {
 			return false, fmt.Errorf("%v: %s", err, Redact(out))
 		}
