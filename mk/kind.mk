@@ -94,6 +94,8 @@ demo: docker tools-kind images ## kind cluster spacefleet-demo with charts/space
 	  echo "  export KUBECONFIG=$$kcfg"; \
 	  echo "  kubectl -n $(DEMO_NAMESPACE) port-forward svc/$$svc 8080:$$port"; \
 	  echo "  curl -s http://127.0.0.1:8080/readyz"; \
+	  echo "  curl -s -X POST -H 'Content-Type: application/json' -d '{\"name\":\"enterprise\"}' http://127.0.0.1:8080/api/ships"; \
+	  echo "  curl -s http://127.0.0.1:8080/api/ships"; \
 	  echo "Delete it with: make demo-delete"
 
 demo-delete: ## delete the demo cluster spacefleet-demo
