@@ -122,6 +122,24 @@ func TestDatabaseChecksumRollsPodsOnlyWhenTheConnectionChanges(t *testing.T) {
 	assert.NotContains(t, a, "p@db", "the checksum is a hash, not the URL")
 }
 
+// The checksum follows the password the Secret holds, not the values key: a generated (or kept) password hashes
+// exactly like the same password given in values. Otherwise an upgrade or rollback that changes the effective
+// password (revision with NEW -> revision that kept the generated one) would leave every pod on the old one.
+func TestDatabaseChecksumFollowsTheEffectivePassword(t *testing.T) {
+	gen := render(t, nil)
+	pw := secretData(t, gen, "spacefleet-database", "password")
+	given := render(t, nil, "postgresql.auth.password="+pw)
+	for _, c := range []string{"web", "worker", "migrate"} {
+		assert.Equalf(t, given.Workloads()[c].Meta["checksum/database"], gen.Workloads()[c].Meta["checksum/database"],
+			"%s: a generated password must hash like the same password given in values", c)
+	}
+	sts := func(r *chart.Result) string {
+		return r.Find("StatefulSet", "spacefleet-postgresql").Typed.(*appsv1.StatefulSet).Spec.Template.Annotations["checksum/database"]
+	}
+	assert.Equal(t, sts(given), sts(gen), "the database pod too (its password-sync must rerun when the password changes)")
+	assert.Equal(t, gen.Workloads()["web"].Meta["checksum/database"], sts(gen), "one password per render: every pod agrees")
+}
+
 // config.extraVolumes / extraVolumeMounts reach web, worker, migrate and the test pod, and nothing else.
 func TestExtraVolumesReachEveryDatabaseClient(t *testing.T) {
 	res := render(t, example("rds-verify-full.yaml"))

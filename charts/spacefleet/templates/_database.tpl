@@ -55,19 +55,23 @@ the release's Secret; the migrate hook reads its hook-scoped copy when it has on
 
 {{/*
 The bundled database's password: values first, then the one already in the cluster (so an upgrade never
-rotates a generated password by accident), then a new random one. Call it once per render.
+rotates a generated password by accident), then a new random one. Computed once per render and kept on the root
+context (shared by every template of the chart), so the Secret and every pod's checksum see the same password.
 */}}
 {{- define "spacefleet.postgresql.password" -}}
-{{- if .Values.postgresql.auth.password -}}
-{{- .Values.postgresql.auth.password -}}
-{{- else -}}
+{{- if not (hasKey . "spacefleetPostgresPassword") -}}
+{{- $pw := .Values.postgresql.auth.password -}}
+{{- if not $pw -}}
 {{- $existing := lookup "v1" "Secret" .Release.Namespace (include "spacefleet.database.secretName" .) -}}
 {{- if and $existing $existing.data (hasKey $existing.data "password") -}}
-{{- index $existing.data "password" | b64dec -}}
+{{- $pw = index $existing.data "password" | b64dec -}}
 {{- else -}}
-{{- randAlphaNum 32 -}}
+{{- $pw = randAlphaNum 32 -}}
 {{- end -}}
 {{- end -}}
+{{- $_ := set . "spacefleetPostgresPassword" $pw -}}
+{{- end -}}
+{{- index . "spacefleetPostgresPassword" -}}
 {{- end -}}
 
 {{/* userinfo-safe escaping: QueryEscape turns a space into "+", which in userinfo would mean a plus. */}}
@@ -123,14 +127,17 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- end -}}
 
 {{/*
-What rolls the pods when the connection changes. Only stable inputs: for the bundled database the password
-from values (a generated one never changes), for an existing Secret its name and key (rotate its content
-with `kubectl rollout restart`).
+What rolls the pods when the connection changes: for the bundled database the password the Secret will hold
+(values, kept or generated: a rollback or an upgrade that changes it rolls every client and the database pod,
+whose password-sync then applies it), for an existing Secret its name and key (rotate its content with
+`kubectl rollout restart`).
 */}}
 {{- define "spacefleet.database.checksum" -}}
 {{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
 {{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
-{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database (.Values.postgresql.auth.password | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
+{{- $pw := "" -}}
+{{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = include "spacefleet.postgresql.password" . -}}{{- end -}}
+{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
 {{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
 {{- $_ := set $in "ssl" (list .Values.externalDatabase.sslmode .Values.externalDatabase.sslrootcert) -}}
 {{- toJson $in | sha256sum -}}
