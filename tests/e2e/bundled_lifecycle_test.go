@@ -28,6 +28,8 @@ import (
 //	       postgresql.auth.password=NEW rotates the role (new password accepted over TCP, old one rejected with
 //	       28P01), the app keeps its rows and writes new ones, `helm test` passes; a repeated upgrade with the same
 //	       NEW rolls nothing.
+//	step2b: `helm rollback` to revision 1 keeps the StatefulSet and its PVC (same UIDs) and the rows; the role
+//	       follows the rolled-back Secret (generated password again) and the app keeps working.
 //	step4: `helm uninstall` keeps the PVC; a reinstall with the same release name and the same explicit password
 //	       finds the rows; a second uninstall + reinstall with a *generated* (so different) password also does: the
 //	       password-sync sidecar applies the new password to the existing role.
@@ -251,6 +253,36 @@ func TestLifecycleBundled(t *testing.T) {
 		assert.Equal(t, corev1.ClaimBound, pvc.Status.Phase, "PVC bound")
 		return pvc.UID
 	}
+	stsUID := func(t *testing.T) types.UID {
+		t.Helper()
+		sts, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(context.Background(), rel.Fullname()+"-postgresql", metav1.GetOptions{})
+		require.NoError(t, err)
+		return sts.UID
+	}
+
+	// `helm rollback` across the rotation, to revision 1 (the generated password): the StatefulSet and its volume
+	// are the same objects, the rows are there, and the role takes the rolled-back Secret's password (the
+	// password-sync sidecar applies it when the database pod rolls), so the app keeps working.
+	if !t.Run("step2b-rollback", func(t *testing.T) {
+		h.Timer(t)
+		pvc, sts := pvcUID(t), stsUID(t)
+		res := rel.Rollback(t, 1)
+		require.NoError(t, res.Err, "helm rollback to revision 1")
+		t.Logf("TIMING step2b helm rollback --wait: %s", res.Duration.Round(time.Second))
+		assert.Equal(t, pvc, pvcUID(t), "rollback keeps the PVC (same object)")
+		assert.Equal(t, sts, stsUID(t), "rollback does not recreate the StatefulSet")
+		assert.Equal(t, generated, rel.BundledPassword(t), "revision 1's Secret (the generated password) is back")
+		ns.WaitReadyPods(t, rel.Selector("web"), 1, 5*time.Minute)
+		api := h.PortForward(t, ns, rel.Web())
+		readAll(t, api, ships)
+		write(t, api, "rolled-back", 1)
+		roleAccepts(t, rel, generated, "generated (after the rollback)")
+		roleRejects(t, rel, rotated, "rotated (rolled back)")
+		helmTest(t)
+	}) {
+		t.FailNow()
+	}
+
 	uninstall := func(t *testing.T) types.UID {
 		t.Helper()
 		uid := pvcUID(t)

@@ -10,6 +10,7 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,16 @@ func (r *Release) Uninstall(t testing.TB) Result {
 		Logf(t, "helm uninstall %s (%s) failed after %s:\n%s", r.Name, r.helmName(), res.Duration.Round(time.Second), res.Output)
 	} else {
 		t.Logf("helm uninstall %s (%s) succeeded in %s", r.Name, r.helmName(), res.Duration.Round(time.Second))
+	}
+	return res
+}
+
+// Rollback runs `helm rollback RELEASE REVISION --wait`.
+func (r *Release) Rollback(t testing.TB, revision int) Result {
+	t.Helper()
+	res := r.command(t, "rollback", strconv.Itoa(revision), "--wait", "--timeout", "5m")
+	if res.Err != nil {
+		Logf(t, "helm rollback %s %d (%s) failed after %s:\n%s", r.Name, revision, r.helmName(), res.Duration.Round(time.Second), res.Output)
 	}
 	return res
 }
