@@ -9,7 +9,7 @@ test-render: tools-kubeconform schemas ## render tests: every rule, every exampl
 	$(CHART_TEST_ENV) go test -count=1 ./tests/render/...
 
 values-schema: schemas ## refresh the Kubernetes definitions inside charts/spacefleet/values.schema.json
-	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema ../../charts/spacefleet/values.schema.json
+	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema '$(abspath $(GATES_CHART))/values.schema.json'
 
 values-schema-check: schemas ## fail when values.schema.json's Kubernetes definitions are stale
 	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -check -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema '$(abspath $(GATES_CHART))/values.schema.json'
