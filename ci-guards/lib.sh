@@ -78,7 +78,8 @@ objects() { awk -F'\t' -v k="$2/" 'index($1,k)==1 {print $1}' <<<"$1" | sort -u;
 WEB=Deployment/spacefleet-web
 WORKER=Deployment/spacefleet-worker
 # The migrate Job's name may carry a hash suffix (plain-Job mode); find it.
-migrate_job() { objects "$1" Job | grep -m1 -- '-migrate' || true; }
+# (awk reads all its input: an early-exit reader such as grep -m1 can SIGPIPE the writer under pipefail)
+migrate_job() { objects "$1" Job | awk '/-migrate/ && !f {print; f = 1}'; }
 # container path prefix of an object's first pod container
 ctr() {
   case "$1" in

@@ -88,7 +88,7 @@ demo: docker tools-kind images ## kind cluster spacefleet-demo with charts/space
 	  echo ">> installed in $$(( $$(date +%s) - s ))s"; \
 	  $(BIN)/kubectl --kubeconfig "$$kcfg" -n $(DEMO_NAMESPACE) get pods,svc,pvc; \
 	  svc=$$($(BIN)/kubectl --kubeconfig "$$kcfg" -n $(DEMO_NAMESPACE) get svc -l app.kubernetes.io/instance=$(DEMO_RELEASE) \
-	    -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.ports[0].port}{"\n"}{end}' | grep -e '-web ' | head -1); \
+	    -o jsonpath='{range .items[*]}{.metadata.name}{" "}{.spec.ports[0].port}{"\n"}{end}' | awk '/-web / && !f {print; f = 1}'); \
 	  port=$${svc#* }; svc=$${svc% *}; \
 	  echo; echo "The demo is up. Reach the app with:"; \
 	  echo "  export KUBECONFIG=$$kcfg"; \
@@ -103,7 +103,7 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 
 # ---- e2e ----
 e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
-	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -qx $(KIND_CLUSTER) && existed=1; \
+	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
 	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \

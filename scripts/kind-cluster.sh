@@ -18,7 +18,8 @@ log() { echo "[cluster $(date +%T)] $*" >&2; }
 kubeconfig() { echo "$CACHE/kind/$1.kubeconfig"; }
 kc() { "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$NAME" "$@"; }
 
-exists() { "$KIND" get clusters 2>/dev/null | grep -qx "$1"; }
+# grep reads all of kind's output (grep -q could exit first and SIGPIPE kind: under pipefail, a false "no").
+exists() { "$KIND" get clusters 2>/dev/null | grep -x "$1" >/dev/null; }
 
 healthy() {
   [ "$(docker inspect -f '{{.State.Running}}' "$NAME-control-plane" 2>/dev/null)" = true ] || { log "node container is not running"; return 1; }

@@ -42,7 +42,8 @@ for c in "${cases[@]}"; do
   if run_gate "$gate" "$copy" "$work/case$n.log"; then
     echo "STAYED GREEN $gate: $name"; bad=$((bad + 1))
   else
-    why=$(grep -v -E '^[[:space:]]*[|+-]|WAIVED' "$work/case$n.log" | grep -m1 -E 'FAIL|error|Error|out of date|CRITICAL|differ|duplicat' | sed 's/^[[:space:]]*//' | cut -c1-150)
+    # awk reads the whole log (no early-exit reader under pipefail: that was a random SIGPIPE, exit 141).
+    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
     echo "red          $gate: $name -> $why"
   fi
 done
