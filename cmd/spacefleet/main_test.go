@@ -187,6 +187,86 @@ type dbReport struct {
 	ClientDN        string `json:"client_dn"`
 	ServerVersion   string `json:"server_version"`
 	ApplicationName string `json:"application_name"`
+	Host            string `json:"host"`
+	Port            int    `json:"port"`
+	Database        string `json:"database"`
+	User            string `json:"user"`
+	SSLMode         string `json:"sslmode"`
+}
+
+// TestConnectionByPartsBinary runs the binary like a pod given the connection by parts (no DATABASE_URL, the
+// libpq environment only, docs/app-contract.md) with a password a URI would mangle: migrate and dbcheck work
+// over verify-full, and seed 001's failure list ends migrate with exit 1 and a log line carrying error, cause
+// and a fix that names the variable and the chart key to change, never the password.
+func TestConnectionByPartsBinary(t *testing.T) {
+	const pw = `p@ss:w/rd#?% +ñé'"\ü-`
+	srv := pgtest.Start(t, pgtest.Options{TLS: &pgtest.TLS{},
+		HBA: []string{"hostssl all all 127.0.0.1/32 scram-sha-256", "hostnossl all all 127.0.0.1/32 reject"}})
+	srv.CreateRole(t, "app", pw)
+	srv.Exec(t, "postgres", `CREATE DATABASE appdb OWNER app`)
+	tls := []string{"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + srv.Certs.CAFile}
+	clean := func(t *testing.T, r result) {
+		t.Helper()
+		noSecret(t, srv, r)
+		for _, s := range []string{pw, "w/rd", "ñé'"} {
+			if strings.Contains(r.stdout+r.stderr, s) {
+				t.Fatalf("output contains the password (%q)", s)
+			}
+		}
+	}
+
+	r := run(t, srv.Env("app", pw, "localhost", "appdb", append(tls, "SPACEFLEET_COMPONENT=migrate")...), "migrate")
+	clean(t, r)
+	if r.code != 0 || !strings.Contains(r.stdout, "schema is current") {
+		t.Fatalf("migrate by parts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, srv.Env("app", pw, "localhost", "appdb", tls...), "dbcheck")
+	clean(t, r)
+	rep := report(t, r)
+	if !rep.TLS || rep.Host != "localhost" || rep.Port != srv.Port || rep.Database != "appdb" || rep.User != "app" || rep.SSLMode != "verify-full" {
+		t.Fatalf("dbcheck by parts: %+v", rep)
+	}
+
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"Connection refused", append(srv.Env("app", pw, "127.0.0.1", "appdb", tls...), "PGPORT="+strconv.Itoa(freePort(t))),
+			[]string{"connection refused", "PGPORT (chart: externalDatabase.port"}},
+		{"SSL required", srv.Env("app", pw, "localhost", "appdb", "PGSSLMODE=disable"),
+			[]string{"no encryption", "SSL required", "PGSSLMODE (chart: externalDatabase.sslmode)"}},
+		{"Authentication failed", srv.Env("app", "x"+pw, "localhost", "appdb", tls...),
+			[]string{"28P01", "PGPASSWORD (chart: externalDatabase.password"}},
+		{"database does not exist", srv.Env("app", pw, "localhost", "nosuchdb", tls...),
+			[]string{"3D000", "PGDATABASE (chart: externalDatabase.database"}},
+		{"host does not resolve", srv.Env("app", pw, "nosuch.invalid", "appdb", tls...),
+			[]string{"no such host", "PGHOST (chart: externalDatabase.host"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.env, "migrate")
+			clean(t, r)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", r.code, r.stdout)
+			}
+			var failure map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var rec map[string]any
+				if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "ERROR" && rec["cause"] != nil && rec["fix"] != nil {
+					failure = rec
+				}
+			}
+			if failure == nil {
+				t.Fatalf("no ERROR line with cause and fix:\n%s", r.stdout)
+			}
+			all := fmt.Sprint(failure["error"], " ", failure["cause"], " ", failure["fix"])
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("failure line lacks %q: %s", w, all)
+				}
+			}
+		})
+	}
 }
 
 // report finds dbcheck's JSON object among the log lines.

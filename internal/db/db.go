@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,13 +67,15 @@ func parseMajor(v string) (int, error) {
 	return major, nil
 }
 
-// Config parses databaseURL and prepares a pool config: application_name
-// spacefleet-<component> unless the URL sets one, and the version gate on
-// every new connection. Errors are diagnosed and redacted.
+// Config parses databaseURL, completed by the libpq environment (PGHOST, PGUSER, PGPASSWORD, ...) for whatever
+// it leaves out (it may be empty when the connection is given by parts), and prepares a pool config:
+// application_name spacefleet-<component> unless the URL sets one, and the version gate on every new
+// connection. Errors are diagnosed and redacted.
 func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, error) {
-	if databaseURL == "" {
-		return nil, &Diagnosis{Err: errString("DATABASE_URL is empty"), Cause: "no database configured",
-			Fix: "set DATABASE_URL (from a Secret) to a libpq URI such as postgres://user:pass@host:5432/db?sslmode=verify-full"}
+	if !Configured(databaseURL) {
+		return nil, &Diagnosis{Err: errString("DATABASE_URL is empty and PGHOST is not set"), Cause: "no database configured",
+			Fix: "set DATABASE_URL (from a Secret) to a libpq URI such as postgres://user:pass@host:5432/db?sslmode=verify-full, " +
+				"or give the connection by parts: PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD (chart: externalDatabase.host, ...)"}
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -196,7 +199,7 @@ func RedactText(text, databaseURL string) string {
 	return text
 }
 
-// passwords returns every spelling of the password that may appear in text.
+// passwords returns every spelling of the password that may appear in text: the URL's and PGPASSWORD's.
 func passwords(databaseURL string) []string {
 	var out []string
 	if u, err := url.Parse(databaseURL); err == nil && u.Scheme != "" {
@@ -211,6 +214,24 @@ func passwords(databaseURL string) []string {
 		if v, ok := strings.CutPrefix(f, "password="); ok {
 			out = append(out, strings.Trim(v, "'"))
 		}
+	}
+	if pw, ok := keywordValues(databaseURL)["password"]; ok && !strings.Contains(databaseURL, "://") {
+		out = append(out, pw)
+	}
+	if ui := rawUserinfo(databaseURL); misencoded(databaseURL) {
+		// Unencoded: the password is everything after the first ':' (the widest guess) and each piece a parser
+		// may have cut it into at '@'.
+		if _, pw, ok := strings.Cut(ui, ":"); ok && pw != "" {
+			out = append(out, pw)
+			for _, piece := range strings.Split(pw, "@") {
+				if len(piece) >= 3 {
+					out = append(out, piece)
+				}
+			}
+		}
+	}
+	if pw := os.Getenv("PGPASSWORD"); pw != "" {
+		out = append(out, pw, url.QueryEscape(pw), url.PathEscape(pw))
 	}
 	// Longest first, so a password containing another spelling is fully replaced.
 	for i := range out {
