@@ -12,6 +12,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- define "spacefleet.validate" -}}
 {{- include "spacefleet.validate.images" . -}}
 {{- include "spacefleet.validate.databaseMode" . -}}
+{{- include "spacefleet.validate.parts" . -}}
 {{- include "spacefleet.validate.url" . -}}
 {{- include "spacefleet.validate.tlsPaths" . -}}
 {{- include "spacefleet.validate.postgresqlVersion" . -}}
@@ -28,19 +29,71 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 
 {{- define "spacefleet.validate.databaseMode" -}}
 {{- $ext := .Values.externalDatabase -}}
+{{- $parts := include "spacefleet.database.partsGiven" . -}}
 {{- if .Values.postgresql.enabled -}}
-  {{- if or $ext.url $ext.existingSecret -}}
-  {{- include "spacefleet.fail" "externalDatabase.url / externalDatabase.existingSecret are set while postgresql.enabled=true. Pick one database: set postgresql.enabled=false to use the external database, or remove the externalDatabase settings to use the bundled PostgreSQL." -}}
+  {{- if or $ext.url $ext.existingSecret $parts -}}
+  {{- include "spacefleet.fail" "externalDatabase.url / externalDatabase.existingSecret / the connection parts (externalDatabase.host, database, username, password, existingSecretKeys) are set while postgresql.enabled=true. Pick one database: set postgresql.enabled=false to use the external database, or remove the externalDatabase settings to use the bundled PostgreSQL." -}}
   {{- end -}}
 {{- else -}}
+  {{- if and $ext.url $parts -}}
+  {{- include "spacefleet.fail" "externalDatabase.url and the connection parts (externalDatabase.host, database, username, password, existingSecretKeys) are both set. Give the connection one way: the URI in externalDatabase.url, or the parts (and remove externalDatabase.url)." -}}
+  {{- end -}}
   {{- if and $ext.url $ext.existingSecret -}}
   {{- include "spacefleet.fail" "externalDatabase.url and externalDatabase.existingSecret are both set. Set exactly one: existingSecret (recommended for production: credentials stay out of Helm values) or url." -}}
   {{- end -}}
-  {{- if not (or $ext.url $ext.existingSecret) -}}
-  {{- include "spacefleet.fail" "postgresql.enabled=false but no external database is configured. Set externalDatabase.existingSecret (a Secret holding DATABASE_URL) or externalDatabase.url, or set postgresql.enabled=true for the bundled database." -}}
+  {{- if not (or $ext.url $ext.existingSecret $parts) -}}
+  {{- include "spacefleet.fail" "postgresql.enabled=false but no external database is configured. Set externalDatabase.existingSecret (a Secret holding DATABASE_URL) or externalDatabase.url, or give the connection by parts (externalDatabase.host, database, username and password or existingSecretKeys), or set postgresql.enabled=true for the bundled database." -}}
   {{- end -}}
-  {{- if and $ext.existingSecret (not $ext.existingSecretKey) -}}
+  {{- if and $ext.existingSecret (not $ext.existingSecretKey) (not $parts) -}}
   {{- include "spacefleet.fail" "externalDatabase.existingSecretKey is empty. Set it to the key in your Secret that holds the connection URI (default DATABASE_URL)." -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The connection by parts: exactly one source per part, the required ones present, a host that is only a host,
+the URI keys out of the way. Values are never echoed except the host (a host name is not a secret, but a
+URI pasted into host may hold one: that message does not repeat it).
+*/}}
+{{- define "spacefleet.validate.parts" -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- $keys := $ext.existingSecretKeys | default dict -}}
+{{- if and (not .Values.postgresql.enabled) (include "spacefleet.database.partsGiven" .) -}}
+  {{- $anyKey := or $keys.host $keys.port $keys.database $keys.username $keys.password -}}
+  {{- if and $anyKey (not $ext.existingSecret) -}}
+  {{- include "spacefleet.fail" "externalDatabase.existingSecretKeys names keys but externalDatabase.existingSecret is empty. Set existingSecret to the Secret that holds them (e.g. CloudNativePG's <cluster>-app), or give those parts literally." -}}
+  {{- end -}}
+  {{- if and $ext.existingSecret (not $anyKey) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecret=%s holds a connection URI (key existingSecretKey), but connection parts (externalDatabase.host, database, username, password) are set too. Give the connection one way: to read parts from that Secret name their keys in externalDatabase.existingSecretKeys (e.g. password: password); to use its URI remove host, database, username and password." $ext.existingSecret) -}}
+  {{- end -}}
+  {{- if and $anyKey $ext.existingSecretKey (ne $ext.existingSecretKey "DATABASE_URL") -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecretKey=%s names a URI key, but the connection is given by parts (externalDatabase.existingSecretKeys). Give the connection one way: remove existingSecretKey (parts), or remove existingSecretKeys and the parts (URI)." $ext.existingSecretKey) -}}
+  {{- end -}}
+  {{- range $part := list "host" "database" "username" "password" -}}
+    {{- if and (index $ext $part) (index $keys $part) -}}
+    {{- include "spacefleet.fail" (printf "externalDatabase.%s and externalDatabase.existingSecretKeys.%s are both set. Give the %s one way: literally, or from the Secret key (remove the other)." $part $part $part) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if and $keys.port (ne (include "spacefleet.int" $ext.port) "5432") -}}
+  {{- include "spacefleet.fail" "externalDatabase.port and externalDatabase.existingSecretKeys.port are both set. Give the port one way: literally, or from the Secret key (and leave port at its default 5432)." -}}
+  {{- end -}}
+  {{- $missing := list -}}
+  {{- range $part := list "host" "database" "username" -}}
+    {{- if not (or (index $ext $part) (index $keys $part)) -}}{{- $missing = append $missing (printf "externalDatabase.%s (or existingSecretKeys.%s)" $part $part) -}}{{- end -}}
+  {{- end -}}
+  {{- with $missing -}}
+  {{- include "spacefleet.fail" (printf "the connection by parts lacks %s. Set each, literally or as a key of externalDatabase.existingSecret." (join ", " .)) -}}
+  {{- end -}}
+  {{- if and $ext.host (not (regexMatch "^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)([.][A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*[.]?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$" (toString $ext.host))) -}}
+  {{- include "spacefleet.fail" "externalDatabase.host must be only a host name or an IP address (e.g. spacefleet-pg-rw or mydb.abc123.eu-west-1.rds.amazonaws.com): no scheme, user, password, port or path. The port goes in externalDatabase.port; a full URI goes in externalDatabase.url." -}}
+  {{- end -}}
+{{- end -}}
+{{- if not .Values.postgresql.enabled -}}
+  {{- if and $ext.sslmode (not (has (toString $ext.sslmode) (list "disable" "allow" "prefer" "require" "verify-ca" "verify-full"))) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.sslmode %q is not an sslmode. Use one of disable, allow, prefer, require, verify-ca, verify-full (verify-full for any network you do not fully trust)." (toString $ext.sslmode)) -}}
+  {{- end -}}
+  {{- if or (and $ext.sslcert (not $ext.sslkey)) (and $ext.sslkey (not $ext.sslcert)) -}}
+  {{- include "spacefleet.fail" "externalDatabase.sslcert and externalDatabase.sslkey go together (a client certificate and its key). Set both, or neither." -}}
   {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -81,7 +134,9 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- range $param := list "sslrootcert" "sslcert" "sslkey" -}}
   {{- $paths = append $paths (list (printf "externalDatabase.url: %s" $param) (include "spacefleet.database.urlParam" (dict "url" $url "param" $param))) -}}
 {{- end -}}
-{{- $paths = append $paths (list "externalDatabase.sslrootcert" $.Values.externalDatabase.sslrootcert) -}}
+{{- range $param := list "sslrootcert" "sslcert" "sslkey" -}}
+  {{- $paths = append $paths (list (printf "externalDatabase.%s" $param) (index $.Values.externalDatabase $param | default "")) -}}
+{{- end -}}
 {{- range $p := $paths -}}
   {{- $key := index $p 0 -}}
   {{- $path := index $p 1 -}}
