@@ -54,6 +54,21 @@ func TestPartsReachEveryClientAsLibpqVariables(t *testing.T) {
 	}
 	assert.Empty(t, res.All("Secret"), "every part from your Secret: the chart creates no database Secret")
 
+	// Crunchy PGO: every part, the host included, from the Secret (no literal at all is still "by parts").
+	res = render(t, nil, "postgresql.enabled=false", "externalDatabase.existingSecret=hippo-pguser-spacefleet",
+		"externalDatabase.existingSecretKeys.host=host", "externalDatabase.existingSecretKeys.port=port",
+		"externalDatabase.existingSecretKeys.database=dbname", "externalDatabase.existingSecretKeys.username=user",
+		"externalDatabase.existingSecretKeys.password=password")
+	for _, c := range dbClients {
+		ctr := container(t, res, c)
+		assert.Nilf(t, chart.Env(ctr, "DATABASE_URL"), "%s: no DATABASE_URL by parts", c)
+		for v, key := range map[string]string{"PGHOST": "host", "PGPORT": "port", "PGDATABASE": "dbname", "PGUSER": "user", "PGPASSWORD": "password"} {
+			name, k := secretRef(t, chart.Env(ctr, v))
+			assert.Equalf(t, "hippo-pguser-spacefleet", name, "%s: %s", c, v)
+			assert.Equalf(t, key, k, "%s: %s", c, v)
+		}
+	}
+
 	// Literal parts: plain values, the password in the chart's Secret (a hooked migrate Job reads its copy).
 	res = render(t, nil, literalParts...)
 	for _, c := range dbClients {
@@ -116,8 +131,8 @@ func TestPartsConnectionTypeAndTLSDefault(t *testing.T) {
 		set                     []string
 		warn                    bool
 	}{
-		{"FQDN", "external", "verify-full", "the image's trust store", withHost("mydb.abc123.eu-west-1.rds.amazonaws.com"), false},
-		{"FQDN with a CA", "external", "verify-full", "externalDatabase.sslrootcert=/etc/spacefleet/db-ca/ca.crt", withHost("mydb.example.com", ca...), false},
+		{"FQDN", "external", "verify-full", "external host: certificate chain and host name verified against the image's trust store", withHost("mydb.abc123.eu-west-1.rds.amazonaws.com"), false},
+		{"FQDN with a CA", "external", "verify-full", "external host: certificate chain and host name verified against the CA at externalDatabase.sslrootcert=/etc/spacefleet/db-ca/ca.crt", withHost("mydb.example.com", ca...), false},
 		{"IPv4", "external", "verify-full", "is an IP address", withHost("10.0.3.7"), false},
 		{"IPv6", "external", "verify-full", "is an IP address", withHost("fd00::7"), false},
 		{"short Service name with a CA", "in-cluster", "verify-full", "in-cluster host with a CA mounted", withHost("spacefleet-pg-rw", ca...), false},

@@ -134,7 +134,7 @@ URI pasted into host may hold one: that message does not repeat it).
 {{- range $param := list "sslrootcert" "sslcert" "sslkey" -}}
   {{- $paths = append $paths (list (printf "externalDatabase.url: %s" $param) (include "spacefleet.database.urlParam" (dict "url" $url "param" $param))) -}}
 {{- end -}}
-{{- range $param := list "sslrootcert" "sslcert" "sslkey" -}}
+{{- range $param := tuple "sslrootcert" "sslcert" "sslkey" -}}
   {{- $paths = append $paths (list (printf "externalDatabase.%s" $param) (index $.Values.externalDatabase $param | default "")) -}}
 {{- end -}}
 {{- range $p := $paths -}}
