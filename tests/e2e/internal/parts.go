@@ -122,3 +122,6 @@ func NoSecretIn(t testing.TB, what, text, password string) {
 		}
 	}
 }
+
+// Pod is the database pod's name (for pg_dump/psql over its local socket).
+func (p *Postgres) Pod() string { return p.pod }
