@@ -174,6 +174,22 @@ var rules = []rule{
 		fix:   "use a client certificate signed by the CA the server trusts (ssl_ca_file), and check sslcert/sslkey point at the right files",
 	},
 	{
+		name: "invalid-setting",
+		match: func(err error, text string) bool {
+			var pce *pgconn.ParseConfigError
+			return errors.As(err, &pce) && (strings.Contains(text, "invalid port") || strings.Contains(text, "sslmode is invalid"))
+		},
+		cause: func(_ error, text string) string {
+			if strings.Contains(text, "invalid port") {
+				return "the port is not a number from 1 to 65535"
+			}
+			return "the sslmode is not one of disable, allow, prefer, require, verify-ca, verify-full"
+		},
+		fixFor: func(u string) string {
+			return fmt.Sprintf("correct the port, %s, or the sslmode, %s", Where(u, Port), Where(u, SSLMode))
+		},
+	},
+	{
 		name: "dns",
 		match: func(err error, text string) bool {
 			var dnsErr *net.DNSError

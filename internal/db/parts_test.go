@@ -119,6 +119,10 @@ func TestConnectionByParts(t *testing.T) {
 			[]string{"x509: certificate signed by unknown authority", "PGSSLROOTCERT", "externalDatabase.sslrootcert"}},
 		{"host not on the certificate", srv.Env("app", hardPassword, "127.0.0.1", dbname, tls...), "hostname-mismatch",
 			[]string{"IP SANs", "PGHOST", "externalDatabase.host"}},
+		{"port from a Secret key that is not a number", srv.Env("app", hardPassword, "localhost", dbname, append(tls, "PGPORT=five")...), "invalid-setting",
+			[]string{"invalid port", "PGPORT (chart: externalDatabase.port"}},
+		{"unknown sslmode", srv.Env("app", hardPassword, "localhost", dbname, "PGSSLMODE=verify"), "invalid-setting",
+			[]string{"sslmode is invalid", "PGSSLMODE (chart: externalDatabase.sslmode)"}},
 		{"CA file not mounted", srv.Env("app", hardPassword, "localhost", dbname, "PGSSLMODE=verify-full", "PGSSLROOTCERT=/etc/spacefleet/db-ca/ca.crt"), "tls-file-missing",
 			[]string{"no such file or directory", "/etc/spacefleet/db-ca/ca.crt", "PGSSLROOTCERT"}},
 	} {
