@@ -2,6 +2,7 @@
 # 08: no database password appears in NOTES, in any ConfigMap, or in any literal env `value:` — for the bundled
 # database's password, for the password inside an inline externalDatabase.url, and for a literal
 # externalDatabase.password given by parts. (It may appear only in a Secret.)
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 PW='Gu4rdPassw0rdZq9'
 

@@ -243,6 +243,7 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 `kubectl rollout restart`).
 */}}
 {{- define "spacefleet.database.checksum" -}}
+{{- if not (hasKey . "spacefleetDatabaseChecksum") -}}
 {{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
 {{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
 {{- $pw := "" -}}
@@ -252,7 +253,9 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $ext := .Values.externalDatabase -}}
 {{- $_ := set $in "ssl" (list $ext.sslmode $ext.sslrootcert $ext.sslcert $ext.sslkey) -}}
 {{- $_ := set $in "parts" (list $ext.host (toString $ext.port) $ext.database $ext.username ($ext.password | sha256sum) $ext.existingSecretKeys .Values.clusterDomain) -}}
-{{- toJson $in | sha256sum -}}
+{{- $_ := set . "spacefleetDatabaseChecksum" (toJson $in | sha256sum) -}}
+{{- end -}}
+{{- index . "spacefleetDatabaseChecksum" -}}
 {{- end -}}
 
 {{/*

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# 12: by parts (externalDatabase.host/port/database/username/password or existingSecretKeys.*), web, worker,
+# 13: by parts (externalDatabase.host/port/database/username/password or existingSecretKeys.*), web, worker,
 # migrate and the `helm test` pod get the same connection: no DATABASE_URL, the same PGHOST, PGPORT, PGDATABASE,
 # PGUSER and PGSSLMODE (literal or the same secretKeyRef), and PGPASSWORD only as a secretKeyRef whose data is
 # the same for all (a hooked migrate Job reads the hook-scoped copy, which must hold the same password).
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 # what OBJECT's container C gets for VAR: "value:X", "ref:secret/key" (or "data:<b64>" when the chart renders that
