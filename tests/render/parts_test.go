@@ -123,8 +123,8 @@ func TestPartsConnectionTypeAndTLSDefault(t *testing.T) {
 		"config.extraVolumes[0].name=db-ca", "config.extraVolumes[0].secret.secretName=spacefleet-pg-ca",
 		"config.extraVolumeMounts[0].name=db-ca", "config.extraVolumeMounts[0].mountPath=/etc/spacefleet/db-ca"}
 	withHost := func(h string, extra ...string) []string {
-		return append(append([]string{"postgresql.enabled=false", "externalDatabase.host=" + h, "externalDatabase.database=sf",
-			"externalDatabase.username=app", "externalDatabase.existingSecret=db", "externalDatabase.existingSecretKeys.password=password"}), extra...)
+		return append([]string{"postgresql.enabled=false", "externalDatabase.host=" + h, "externalDatabase.database=sf",
+			"externalDatabase.username=app", "externalDatabase.existingSecret=db", "externalDatabase.existingSecretKeys.password=password"}, extra...)
 	}
 	cases := []struct {
 		name, typ, sslmode, why string
