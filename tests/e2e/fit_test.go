@@ -27,7 +27,7 @@ func TestLongReleaseName(t *testing.T) {
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-longname")
-	name := "pr-4821-feature-longer-branch-name-for-review-env-53"
+	name := "pr-4821-feature-longer-branch-name-for-review-env-053"
 	require.Len(t, name, 53)
 	rel := h.NewRelease(ns, name)
 	res := rel.Install(t, []string{"dev.yaml"}, nil)
@@ -199,6 +199,10 @@ func TestEveryExampleIsAcceptedByTheAPIServer(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(env.Examples, "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	// The `helm test` Pod is admitted only when its ServiceAccount exists, and a dry run creates nothing: the
+	// release's ServiceAccount is created for real first (the Pod's own admission is what is being checked).
+	_, err = ns.Kubectl(t, "create", "serviceaccount", "ex-spacefleet")
+	require.NoError(t, err)
 	for _, f := range files {
 		args := []string{"template", "ex", env.Chart, "-n", ns.Name, "-f", f, "--kube-version", "1.33.13",
 			"--set-string", "image.repository=" + env.AppImage.Repository, "--set-string", "image.tag=" + env.AppImage.Tag,
