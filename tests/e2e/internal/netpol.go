@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gruntwork-io/terratest/modules/k8s"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -131,4 +132,14 @@ func (p *ProbePod) EventuallyTCP(t testing.TB, host string, port int, want strin
 		return got == want, nil
 	})
 	return got
+}
+
+// NetworkPolicyControllerLogs returns the controller's recent log (one line per verdict at --v=2).
+func NetworkPolicyControllerLogs(t testing.TB, env *Env) string {
+	out, err := k8s.RunKubectlAndGetOutputE(t, env.Kube("kube-system"), "logs", "-l", "app=kube-network-policies",
+		"-c", "kube-network-policies", "--tail=80")
+	if err != nil {
+		return err.Error()
+	}
+	return out
 }
