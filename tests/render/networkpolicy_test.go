@@ -312,6 +312,8 @@ func TestWebIngressSources(t *testing.T) {
 	assertFlow(t, pols, false, intruder, web, 8080, tcp)
 	assertFlow(t, pols, false, internet, web, 8080, tcp)
 	assertFlow(t, pols, true, inNS(chart.Namespace, "client-labelled pod", map[string]string{"spacefleet-client": "true"}), web, 8080, tcp)
+	assert.Contains(t, res.Notes, "labelled spacefleet-client=true", "NOTES name the client label")
+	assert.NotContains(t, render(t, nil, netpolOn...).Notes, "-client=true", "no client label to tell with allowExternal=true")
 	assertFlow(t, pols, false, inNS("other", "client label in another namespace", map[string]string{"spacefleet-client": "true"}), web, 8080, tcp)
 	assertFlow(t, pols, true, inNS("ingress-nginx", "ingress controller", nginx), web, 8080, tcp)
 	assertFlow(t, pols, false, inNS("ingress-nginx", "another pod of the controller's namespace", map[string]string{"app": "x"}), web, 8080, tcp)
