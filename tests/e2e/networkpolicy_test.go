@@ -74,9 +74,9 @@ func TestNetworkPolicy(t *testing.T) {
 
 	// The refusals: a dropped SYN times out (a refusal by RST, or an open port, would mean no policy applied).
 	for i := 0; i < 2; i++ {
-		assert.Equal(t, h.Timeout, outsider.TCP(t, db, 5432, 5*time.Second), "outsider -> database must be dropped")
-		assert.Equal(t, h.Timeout, outsider.TCP(t, web, 80, 5*time.Second), "outsider -> web must be dropped (allowExternal=false)")
-		assert.Equal(t, h.Timeout, insider.TCP(t, web, 80, 5*time.Second), "a database client's egress is DNS and the database only")
+		assert.Equal(t, h.Timeout, outsider.TCP(t, db, 5432, 3*time.Second), "outsider -> database must be dropped")
+		assert.Equal(t, h.Timeout, outsider.TCP(t, web, 80, 3*time.Second), "outsider -> web must be dropped (allowExternal=false)")
+		assert.Equal(t, h.Timeout, insider.TCP(t, web, 80, 3*time.Second), "a database client's egress is DNS and the database only")
 	}
 	assert.Contains(t, outsider.PgIsReady(t, db, 5432, 5*time.Second), "no response", "pg_isready from the outsider")
 	assert.Contains(t, insider.PgIsReady(t, db, 5432, 5*time.Second), "accepting connections", "pg_isready from the insider")
