@@ -1,8 +1,9 @@
 # mk/kind.mk — offline images, the kind cluster, the demo and the e2e harness.
-# Nothing is pulled from a container registry: the kind node image, PostgreSQL, busybox and the NetworkPolicy controller are built from Debian
-# packages and Go modules (images/*/build.sh), cached as zstd tars under $(CACHE)/images. Pinned in the root Makefile:
-# KIND_VERSION, K8S_VERSION, HELM3_VERSION, NETPOL_VERSION. Set KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can
-# pull) to use that node image instead of building one: the cluster code path is the same.
+# Nothing is pulled from a container registry: the kind node image, PostgreSQL, busybox and the NetworkPolicy
+# controller are built from Debian packages and Go modules (images/*/build.sh), cached as zstd tars under
+# $(CACHE)/images. Pinned in the root Makefile: KIND_VERSION, K8S_VERSION, HELM3_VERSION, NETPOL_VERSION. Set
+# KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can pull) to use that node image instead of building
+# one: the cluster code path is the same.
 
 KIND_CLUSTER        ?= spacefleet-e2e
 KIND_DEMO_CLUSTER   ?= spacefleet-demo
