@@ -50,7 +50,7 @@ GATES_HELM3_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSIO
 GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
 .PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-repo
-tools: tools-yamllint tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
+tools: tools-yamllint tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo tools-ct tools-trivy tools-apicheck ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
 
 tools-helm3:
 	$(call gates_go_install,helm,helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION),helm,$(GATES_HELM3_LDFLAGS),+ldflags)
@@ -165,7 +165,8 @@ helm-compat: tools-helm3 tools-helm4 tools-repo ## Helm 3 and Helm 4 render ever
 guards: tools-helm3 tools-helm4 tools-repo ## ci-guards/: one chart coherence rule per script, positive and negative case each (Helm 3 and Helm 4)
 	@fail=0; for h in $(GATES_HELM3) $(GATES_HELM4); do CHART=$(abspath $(GATES_CHART)) HELM=$$h bash ci-guards/run.sh || fail=1; done; exit $$fail
 
-GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check \
+              release-metadata version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
 	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \
