@@ -88,8 +88,10 @@ tools-ct:
 	  dir=$$(cd / && $(GATES_GOENV) go mod download -json github.com/helm/chart-testing/v3@$(CT_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -f "$$dir/etc/lintconf.yaml" ] || { echo "tools-ct: no etc/lintconf.yaml in chart-testing $(CT_VERSION)" >&2; exit 1; }; \
 	  cp "$$dir/etc/lintconf.yaml" "$(GATES_CT_DIR)/lintconf.yaml"; fi
+# Trivy builds with the encoding/json/v2 experiment (as its own release build does).
 tools-trivy:
-	$(call gates_go_install,trivy,github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION),trivy,-X github.com/aquasecurity/trivy/pkg/version/app.ver=$(TRIVY_VERSION:v%=%))
+	$(call gates_go_install,trivy,github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION),trivy,-X github.com/aquasecurity/trivy/pkg/version/app.ver=$(TRIVY_VERSION:v%=%),+jsonv2)
+tools-trivy: GATES_GOENV += GOEXPERIMENT=jsonv2 CGO_ENABLED=0
 # Built in the root module without -trimpath: it shares the compiled k8s.io packages with the render tests.
 tools-apicheck:
 	@mkdir -p "$(BIN)"; go build -o "$(BIN)/apicheck" ./tools/apicheck

@@ -1,0 +1,118 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	h "github.com/spacefleet/spacefleet/tests/e2e/internal"
+)
+
+// TestOCIInstall: the way an operator installs. `helm install oci://<local registry>/charts/spacefleet --version
+// <chart version> --verify --keyring <public keyring>` under Helm 3 and Helm 4, with the app and PostgreSQL images
+// pulled by the kind node from the same registry (never `kind load`ed under that name): every container runs the
+// image whose digest the registry serves. Then the app works and `helm test` passes.
+func TestOCIInstall(t *testing.T) {
+	t.Parallel()
+	for _, helm4 := range []bool{false, true} {
+		name := "helm3"
+		if helm4 {
+			name = "helm4"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			env := h.Load(t)
+			oci := h.RequireOCI(t, env)
+			if helm4 && env.Helm4 == "" {
+				t.Skip("no helm v4 binary")
+			}
+			h.Timer(t)
+			ns := h.NewNamespace(t, env, "e2e-oci")
+			rel := h.NewRelease(ns, release)
+			rel.Helm4 = helm4
+			rel.FromOCI(oci, oci.Version)
+			appRepo, appDigest := oci.Digest(t, env.AppImage.String())
+			pgRepo, pgDigest := oci.Digest(t, env.PGImage.String())
+			rel.Images = registryImages(env, appRepo, pgRepo)
+
+			res := rel.Install(t, []string{"dev.yaml"}, nil)
+			require.NoError(t, res.Err, "helm install from %s --version %s --verify", oci.ChartURL(), oci.Version)
+			t.Logf("TIMING install-from-OCI (%s, --verify, images from the registry): %s", helmName(rel), res.Duration.Round(time.Second))
+
+			// Every container of the release runs what the registry serves under that digest.
+			want := map[string]string{appRepo: appDigest, pgRepo: pgDigest}
+			seen := map[string]int{}
+			for _, p := range ns.Pods(t, "app.kubernetes.io/instance="+rel.Name) {
+				for _, cs := range append(p.Status.InitContainerStatuses, p.Status.ContainerStatuses...) {
+					repo := h.ParseImage(strings.SplitN(cs.Image, "@", 2)[0]).Repository
+					d, ok := want[repo]
+					if !assert.True(t, ok, "pod %s container %s runs %s, not an image of the registry %s", p.Name, cs.Name, cs.Image, oci.Registry) {
+						continue
+					}
+					assert.True(t, strings.HasSuffix(cs.ImageID, "@"+d), "pod %s container %s: imageID %s, registry digest %s", p.Name, cs.Name, cs.ImageID, d)
+					seen[repo]++
+				}
+			}
+			assert.Positive(t, seen[appRepo], "an app container ran the registry's app image")
+			assert.Positive(t, seen[pgRepo], "the database ran the registry's PostgreSQL image")
+
+			api := h.PortForward(t, ns, rel.Web())
+			ship := api.CreateShip(t, "oci-"+h.RandHex(4))
+			assert.Equal(t, ship.Name, api.GetShip(t, ship.ID).Name, "the API reads back what it wrote")
+			tr := rel.Test(t)
+			require.NoError(t, tr.Err, "helm test")
+		})
+	}
+}
+
+// registryImages: the image values for the registry's copies of the harness images (by tag; the digest is
+// asserted on the running containers).
+func registryImages(env *h.Env, appRepo, pgRepo string) map[string]string {
+	return map[string]string{
+		"image.repository":            appRepo,
+		"image.tag":                   env.AppImage.Tag,
+		"image.pullPolicy":            "IfNotPresent",
+		"postgresql.image.repository": pgRepo,
+		"postgresql.image.tag":        env.PGImage.Tag,
+		"postgresql.image.pullPolicy": "IfNotPresent",
+	}
+}
+
+// TestOCITamperedRefused: a package whose content no longer matches its provenance file (one line appended to
+// values.yaml, the genuine .prov kept: what a compromised registry would serve) is pushed next to the real one;
+// `helm install --verify` refuses it under Helm 3 and Helm 4, naming the checksum mismatch, and installs nothing.
+func TestOCITamperedRefused(t *testing.T) {
+	t.Parallel()
+	env := h.Load(t)
+	oci := h.RequireOCI(t, env)
+	h.Timer(t)
+	pkg := oci.Packages + "/spacefleet-" + oci.Version + ".tgz"
+	tampered := h.Tamper(t, pkg)
+	ns := h.NewNamespace(t, env, "e2e-tamper")
+	pusher := h.NewRelease(ns, release)
+	out, err := pusher.Helm(t, "push", "--plain-http", tampered, "oci://"+oci.Registry+"/tampered")
+	require.NoError(t, err, "helm push of the tampered package: %s", out)
+	require.Contains(t, out, ".prov", "helm pushed the provenance file with the tampered package")
+
+	for _, helm4 := range []bool{false, true} {
+		if helm4 && env.Helm4 == "" {
+			continue
+		}
+		rel := h.NewRelease(ns, "tampered")
+		rel.Helm4 = helm4
+		rel.ChartRef = "oci://" + oci.Registry + "/tampered/spacefleet"
+		rel.ChartArgs = []string{"--version", oci.Version, "--verify", "--keyring", oci.Keyring, "--plain-http"}
+		res := rel.Install(t, []string{"dev.yaml"}, nil)
+		require.Error(t, res.Err, "%s installed a package that does not match its provenance", helmName(rel))
+		assert.Contains(t, res.Output, "sha256 sum does not match", "%s names the checksum mismatch", helmName(rel))
+		list, err := rel.Helm(t, "list", "--all", "-q", "--namespace", ns.Name, "--kubeconfig", env.Kubeconfig, "--kube-context", env.KubeContext)
+		require.NoError(t, err)
+		assert.NotContains(t, list, "tampered", "%s: no release was created", helmName(rel))
+		assert.Empty(t, ns.Pods(t, "app.kubernetes.io/instance=tampered"), "%s: no pod was created", helmName(rel))
+	}
+}
