@@ -14,9 +14,9 @@ import (
 )
 
 // TestOCIInstall: the way an operator installs. `helm install oci://<local registry>/charts/spacefleet --version
-// <chart version> --verify --keyring <public keyring>` under Helm 3 and Helm 4, with the app and PostgreSQL images
-// pulled by the kind node from the same registry (never `kind load`ed under that name): every container runs the
-// image whose digest the registry serves. Then the app works and `helm test` passes.
+// <chart version> --verify --keyring <public keyring>` under Helm 3 and Helm 4, with image.digest and
+// postgresql.image.digest taken from the same registry, which the kind node pulls them from (they were never `kind
+// load`ed under that name): every container runs the image of that digest. Then the app works and `helm test` passes.
 func TestOCIInstall(t *testing.T) {
 	t.Parallel()
 	for _, helm4 := range []bool{false, true} {
@@ -38,7 +38,7 @@ func TestOCIInstall(t *testing.T) {
 			rel.FromOCI(oci, oci.Version)
 			appRepo, appDigest := oci.Digest(t, env.AppImage.String())
 			pgRepo, pgDigest := oci.Digest(t, env.PGImage.String())
-			rel.Images = registryImages(env, appRepo, pgRepo)
+			rel.Images = registryImages(env, appRepo, appDigest, pgRepo, pgDigest)
 
 			res := rel.Install(t, []string{"dev.yaml"}, nil)
 			require.NoError(t, res.Err, "helm install from %s --version %s --verify", oci.ChartURL(), oci.Version)
@@ -70,15 +70,16 @@ func TestOCIInstall(t *testing.T) {
 	}
 }
 
-// registryImages: the image values for the registry's copies of the harness images (by tag; the digest is
-// asserted on the running containers).
-func registryImages(env *h.Env, appRepo, pgRepo string) map[string]string {
+// registryImages: the image values for the registry's copies of the harness images, pinned by the digests the
+// registry serves (postgresql.image.tag stays: the chart reads the PostgreSQL major version from it).
+func registryImages(env *h.Env, appRepo, appDigest, pgRepo, pgDigest string) map[string]string {
 	return map[string]string{
 		"image.repository":            appRepo,
-		"image.tag":                   env.AppImage.Tag,
+		"image.digest":                appDigest,
 		"image.pullPolicy":            "IfNotPresent",
 		"postgresql.image.repository": pgRepo,
 		"postgresql.image.tag":        env.PGImage.Tag,
+		"postgresql.image.digest":     pgDigest,
 		"postgresql.image.pullPolicy": "IfNotPresent",
 	}
 }
