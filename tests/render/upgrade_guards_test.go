@@ -70,7 +70,7 @@ func TestPostgresMajorUpgradeRefused(t *testing.T) {
 		{"minor upgrade 16.4 to 16.6", []map[string]any{runningPostgres("16", "postgres:16.4")}, pgValues("16.6", nil)},
 		{"same major, now pinned by digest", []map[string]any{runningPostgres("16", "postgres:16.6")}, pgValues("16.6", map[string]any{"digest": "sha256:" + sha('b')})},
 		{"no database running yet (first install, or after the runbook removed it)", nil, pgValues("17.2", nil)},
-		{"running image without a readable major and no annotation", []map[string]any{runningPostgres("", "postgres@sha256:" + sha('c'))}, pgValues("17.2", nil)},
+		{"running image without a readable major and no annotation", []map[string]any{runningPostgres("", "postgres@sha256:"+sha('c'))}, pgValues("17.2", nil)},
 	}
 	for _, c := range allowed {
 		t.Run(c.name, func(t *testing.T) {
