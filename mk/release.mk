@@ -81,9 +81,23 @@ GATES_CT_DIR  := $(CACHE)/ct/$(CT_VERSION)
 
 .PHONY: tools-ct tools-trivy tools-apicheck ct-lint trivy api-deprecations release-metadata version-increment
 
+# Like gates_go_install, for a module whose version list the proxy refuses (`go install pkg@version` then fails
+# reading @v/list): download that version and build its main package inside the module directory, with its go.sum.
+# $(1)=binary name in $(BIN), $(2)=module@version, $(3)=package inside the module, $(4)=extra -ldflags, $(5)=stamp suffix.
+define gates_go_build_module
+	@if [ -x "$(BIN)/$(1)" ] && [ -f "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)" ]; then :; else \
+	  set -e; echo ">> building $(1) from $(2)"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
+	  dir=$$(cd / && $(GATES_GOENV) go mod download -json "$(2)" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  [ -n "$$dir" ] || { echo "go mod download $(2) gave no module directory" >&2; exit 1; }; \
+	  (cd "$$dir" && $(GATES_GOENV) go build -mod=readonly -trimpath -ldflags="-s -w $(4)" -o "$(BIN)/$(1).tmp" $(3)); \
+	  mv -f "$(BIN)/$(1).tmp" "$(BIN)/$(1)"; rm -f "$(GATES_STAMPS)/$(1)@"*; touch "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)"; \
+	  echo ">> $(1) built in $$(( $$(date +%s) - t0 ))s"; \
+	fi
+endef
+
 # ct's yamllint rules (etc/lintconf.yaml) come with the module: copied next to the binary, never into this repo.
 tools-ct:
-	$(call gates_go_install,ct,github.com/helm/chart-testing/v3/ct@$(CT_VERSION),ct,-X github.com/helm/chart-testing/v3/ct/cmd.Version=$(CT_VERSION))
+	$(call gates_go_build_module,ct,github.com/helm/chart-testing/v3@$(CT_VERSION),./ct,-X github.com/helm/chart-testing/v3/ct/cmd.Version=$(CT_VERSION))
 	@if [ -f "$(GATES_CT_DIR)/lintconf.yaml" ]; then :; else set -e; mkdir -p "$(GATES_CT_DIR)"; \
 	  dir=$$(cd / && $(GATES_GOENV) go mod download -json github.com/helm/chart-testing/v3@$(CT_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -f "$$dir/etc/lintconf.yaml" ] || { echo "tools-ct: no etc/lintconf.yaml in chart-testing $(CT_VERSION)" >&2; exit 1; }; \

@@ -19,6 +19,12 @@ cases=(
   "helm-compat: Helm 4 renders a different object|helm-compat|printf '{{- if hasPrefix \"v4\" .Capabilities.HelmVersion.Version }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: helm4-only\n{{- end }}\n' > templates/drift.yaml"
   "guards: viaHook no longer reaches the pods|guards|sed -i 's/if .Values.migrations.viaHook -}}/if false -}}/' templates/migrate/_migrate.tpl"
   "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
+  "release-metadata: artifacthub.io/images misses the PostgreSQL image|release-metadata|sed -i '/^      image: postgres:/d' Chart.yaml"
+  "release-metadata: no CHANGELOG section for the chart version|release-metadata|sed -i 's/^## \([0-9][^ ]*\) (unreleased)$/## next (unreleased)/' CHANGELOG.md"
+  "version-increment: the chart changed but its version is the released one|version-increment|sed -i 's/^version: .*/version: 0.1.0/' Chart.yaml"
+  "ct lint: trailing spaces in Chart.yaml (ct's yamllint rules)|ct-lint|sed -i 's/^type: application$/type: application   /' Chart.yaml"
+  "trivy config: a container may escalate privileges|trivy|sed -i '0,/allowPrivilegeEscalation: false/s//allowPrivilegeEscalation: true/' values.yaml"
+  "api-deprecations: a FlowSchema of flowcontrol v1beta3 (deprecated 1.29, removed 1.32)|api-deprecations|printf 'apiVersion: flowcontrol.apiserver.k8s.io/v1beta3\nkind: FlowSchema\nmetadata:\n  name: old\nspec:\n  priorityLevelConfiguration:\n    name: global-default\n' > templates/old-api.yaml"
 )
 
 run_gate() { # GATE CHART-DIR LOG
