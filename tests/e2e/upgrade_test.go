@@ -23,7 +23,8 @@ import (
 // data is written through the API, then `helm upgrade` to the current package (N) with the SAME values file.
 // Asserted: the pre-upgrade migrate Job ran and completed before any pod of the new revision started, every row
 // written before is still there, the app reads and writes, `helm test` passes, and no credential changed (the
-// bundled database's password, the external DATABASE_URL).
+// bundled database's password, the external DATABASE_URL). On the bundled release, an upgrade to another PostgreSQL
+// major is then refused and changes nothing.
 func TestUpgradeFromPrevious(t *testing.T) {
 	t.Parallel()
 	t.Run("bundled", func(t *testing.T) {
@@ -123,20 +124,72 @@ func runUpgrade(t *testing.T, rel *h.Release, oci h.OCI, files []string, values 
 
 	tr := rel.Test(t)
 	require.NoError(t, tr.Err, "helm test after the upgrade")
+
+	if values == nil {
+		majorUpgradeRefused(t, rel, files, api)
+	}
 }
 
-// deployedChart is the chart (name-version) of the release's deployed revision, from `helm list`.
-func deployedChart(t *testing.T, rel *h.Release) string {
+type releaseInfo struct {
+	Chart    string `json:"chart"`
+	Revision string `json:"revision"`
+	Status   string `json:"status"`
+}
+
+// deployed is the release's deployed revision (chart name-version, revision, status), from `helm list`.
+func deployed(t *testing.T, rel *h.Release) releaseInfo {
 	t.Helper()
 	out, err := rel.Helm(t, "list", "--deployed", "--filter", "^"+rel.Name+"$", "-o", "json", "--namespace", rel.NS.Name,
 		"--kubeconfig", rel.Env.Kubeconfig, "--kube-context", rel.Env.KubeContext)
 	require.NoError(t, err, out)
-	var list []struct {
-		Chart string `json:"chart"`
-	}
+	var list []releaseInfo
 	require.NoError(t, json.Unmarshal([]byte(out), &list), out)
 	require.Len(t, list, 1, out)
-	return list[0].Chart
+	return list[0]
+}
+
+func deployedChart(t *testing.T, rel *h.Release) string { return deployed(t, rel).Chart }
+
+// majorUpgradeRefused: on a running bundled release, `helm upgrade` to another PostgreSQL major (tag "16" while 15
+// runs) is refused at template time naming both majors and the runbook, and nothing changes: same revision, same
+// pods, the database image untouched, the app still serves.
+func majorUpgradeRefused(t *testing.T, rel *h.Release, files []string, api *h.API) {
+	ns := rel.NS
+	before := deployed(t, rel)
+	uids := ns.PodUIDs(t, "app.kubernetes.io/instance="+rel.Name)
+	stsImage := func() string {
+		sts, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(context.Background(), rel.PostgresService(), metav1.GetOptions{})
+		require.NoError(t, err)
+		return sts.Spec.Template.Spec.Containers[0].Image + " " + sts.Annotations["spacefleet.io/postgresql-major"]
+	}
+	img := stsImage()
+	running := rel.Env.PGImage.Tag
+	next := fmt.Sprint(atoi(t, running) + 1)
+	rel.Images = map[string]string{
+		"image.repository": rel.Env.AppImage.Repository, "image.tag": rel.Env.AppImage.Tag, "image.pullPolicy": "IfNotPresent",
+		"postgresql.image.repository": rel.Env.PGImage.Repository, "postgresql.image.tag": next, "postgresql.image.pullPolicy": "IfNotPresent",
+	}
+	defer func() { rel.Images = nil }()
+	res := rel.Upgrade(t, files, nil)
+	require.Error(t, res.Err, "an upgrade from PostgreSQL %s to %s must be refused", running, next)
+	assert.Contains(t, res.Output, fmt.Sprintf("is PostgreSQL %s, but the bundled database", next))
+	assert.Contains(t, res.Output, "runs PostgreSQL "+running)
+	assert.Contains(t, res.Output, "PostgreSQL major upgrades", "the message points at the runbook")
+
+	after := deployed(t, rel)
+	assert.Equal(t, before, after, "the refused upgrade left the release as it was")
+	assert.Equal(t, uids, ns.PodUIDs(t, "app.kubernetes.io/instance="+rel.Name), "no pod was replaced")
+	assert.Equal(t, img, stsImage(), "the database StatefulSet is untouched")
+	s := api.CreateShip(t, "after-refused-major-"+h.RandHex(2))
+	assert.Equal(t, s.Name, api.GetShip(t, s.ID).Name, "the release keeps serving")
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	var n int
+	_, err := fmt.Sscanf(s, "%d", &n)
+	require.NoError(t, err, "PostgreSQL tag %q has no leading major", s)
+	return n
 }
 
 // secretDigest hashes the data of the Secret the app reads its connection from (the chart's, or the operator's
