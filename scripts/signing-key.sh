@@ -29,7 +29,7 @@ Expire-Date: 0
 EOF
 gpg --batch --export-secret-keys > "$dir/secring.gpg.tmp"
 gpg --batch --export > "$dir/pubring.gpg.tmp"
-[ -s "$dir/secring.gpg.tmp" ] && [ -s "$dir/pubring.gpg.tmp" ] || { echo "signing-key: gpg exported no key" >&2; exit 1; }
+if [ ! -s "$dir/secring.gpg.tmp" ] || [ ! -s "$dir/pubring.gpg.tmp" ]; then echo "signing-key: gpg exported no key" >&2; exit 1; fi
 chmod 600 "$dir/secring.gpg.tmp"
 mv "$dir/secring.gpg.tmp" "$dir/secring.gpg"; mv "$dir/pubring.gpg.tmp" "$dir/pubring.gpg"
 echo "$uid"
