@@ -134,7 +134,7 @@ trivy: tools-helm3 tools-trivy tools-repo ## `trivy config` (embedded checks, of
 	@set -e; out=$(GATES_OUT)/trivy; rm -rf $$out $$out.json; $(call render_examples,$$out,$(K8S_VERSION)); rm -f $$out/*.err; \
 	trivy config $(TRIVY_FLAGS) --format json --output $$out.json $$out > $$out.log 2>&1 \
 	  || { sed 's/^/    /' $$out.log; echo "trivy config: FAIL (trivy exited non-zero)" >&2; exit 1; }; \
-	chartgate trivy ci/trivy-waivers.txt $$out.json
+	chartgate trivy ci/trivy-waivers.txt $$out $$out.json
 
 api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-yet-served built-in API in any example, rendered for Kubernetes 1.30-1.34
 	@set -e; fail=0; for v in $(APICHECK_K8S); do \

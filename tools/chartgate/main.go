@@ -11,7 +11,8 @@
 //	                                       = the images of the default render, CHANGELOG.md/UPGRADING.md sections
 //	chartgate version-increment RELEASED_DIR RELEASED_VERSION CHART
 //	                                       a chart that differs from its newest release must have a greater version
-//	chartgate trivy WAIVERS JSON...        reads `trivy config -f json` outputs, drops waived findings; exit 1 on any
+//	chartgate trivy WAIVERS DIR JSON...    reads `trivy config -f json` outputs of the renders in DIR, drops waived
+//	                                       findings (object = the document holding the finding's line); exit 1 on any
 //	                                       unwaived finding or a waiver that matched none
 package main
 
@@ -57,7 +58,7 @@ func main() {
 		}
 		err = versionIncrement(os.Args[2], os.Args[3], os.Args[4], os.Stdout)
 	case "trivy":
-		if len(os.Args) < 4 {
+		if len(os.Args) < 5 {
 			usage()
 		}
 		err = trivyCheck(os.Args[2], os.Args[3:], os.Stdout)
@@ -71,7 +72,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml | version-increment RELEASED_DIR RELEASED_VERSION CHART | trivy WAIVERS JSON...")
+	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml | version-increment RELEASED_DIR RELEASED_VERSION CHART | trivy WAIVERS RENDER_DIR JSON...")
 	os.Exit(2)
 }
 

@@ -6,7 +6,9 @@ package main
 import (
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -25,17 +27,51 @@ type trivyReport struct {
 			Severity      string `json:"Severity"`
 			Status        string `json:"Status"`
 			CauseMetadata struct {
-				Resource string `json:"Resource"`
+				StartLine int `json:"StartLine"`
 			} `json:"CauseMetadata"`
 		} `json:"Misconfigurations"`
 	} `json:"Results"`
 }
 
-func trivyCheck(waiverFile string, inputs []string, w io.Writer) error {
+// docLines maps each line of a multi-document render to the "Kind/name" of the document it belongs to (trivy's
+// JSON names a finding's file and line, not its object).
+func docLines(file string) ([]string, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	lines := strings.Split(string(data), "\n")
+	ids := make([]string, len(lines)+2)
+	start := 0
+	flush := func(end int) {
+		var m struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name string `json:"name"`
+			} `json:"metadata"`
+		}
+		_ = yaml.Unmarshal([]byte(strings.Join(lines[start:end], "\n")), &m)
+		for i := start; i < end; i++ {
+			ids[i+1] = m.Kind + "/" + m.Metadata.Name
+		}
+	}
+	for i, l := range lines {
+		if strings.HasPrefix(l, "---") {
+			flush(i)
+			start = i
+		}
+	}
+	flush(len(lines))
+	return ids, nil
+}
+
+// trivyCheck: chartgate trivy WAIVERS RENDER_DIR JSON... (the renders trivy scanned, and its JSON reports).
+func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 	ws, err := loadWaivers(waiverFile)
 	if err != nil {
 		return err
 	}
+	renderDir, inputs := args[0], args[1:]
 	failed, waived, targets := 0, 0, 0
 	var report []string
 	for _, in := range inputs {
@@ -51,12 +87,18 @@ func trivyCheck(waiverFile string, inputs []string, w io.Writer) error {
 			targets++
 			// one render per example: the target file names it
 			label := strings.TrimSuffix(path.Base(res.Target), ".yaml")
+			ids, err := docLines(filepath.Join(renderDir, res.Target))
+			if err != nil {
+				return err
+			}
 			for _, m := range res.Misconfigurations {
 				if m.Status != "FAIL" {
 					continue
 				}
-				// trivy names the object "Kind/name" in CauseMetadata.Resource for Kubernetes manifests
-				obj := m.CauseMetadata.Resource
+				obj := "?"
+				if l := m.CauseMetadata.StartLine; l > 0 && l < len(ids) && ids[l] != "" {
+					obj = ids[l]
+				}
 				var hit *waiver
 				for _, wv := range ws {
 					if ok, _ := path.Match(wv.object, obj); ok && (wv.check == m.ID || wv.check == m.AVDID) {
@@ -71,7 +113,7 @@ func trivyCheck(waiverFile string, inputs []string, w io.Writer) error {
 					continue
 				}
 				failed++
-				report = append(report, fmt.Sprintf("%s: %-8s %s %s: %s", label, m.Severity, obj, m.ID, m.Message))
+				report = append(report, fmt.Sprintf("%s: %-8s %s %s %s: %s", label, m.Severity, obj, m.ID, m.Title, m.Message))
 			}
 		}
 	}
