@@ -11,8 +11,8 @@
 #   registry.sh push NAME IMAGE...         push local docker images (repo:tag) to it; print "IMAGE REF@DIGEST" per image
 #   registry.sh down NAME                  remove the container (and its blobs)
 #
-# The host port is chosen by docker (no clash between several clusters' registries); `connect` rewrites the nodes'
-# hosts.toml on every run, so a recreated registry on a new port is picked up by a kept cluster.
+# The host port is derived from NAME (the next free one if taken), so several clusters' registries never clash;
+# `connect` rewrites the nodes' hosts.toml on every run, so a recreated registry on a new port is picked up.
 set -euo pipefail
 
 KIND=${KIND:-kind}
@@ -24,6 +24,16 @@ addr() { # NAME -> localhost:PORT
   # "127.0.0.1:32768" (one line per published address; we publish one)
   p=${p%%$'\n'*}
   echo "localhost:${p##*:}"
+}
+
+# A loopback port for registry NAME: derived from the name (stable across runs), the next free one if taken.
+free_port() {
+  local base p
+  base=$(( 20000 + $(printf '%s' "$1" | cksum | cut -d' ' -f1) % 20000 ))
+  for p in $(seq "$base" $(( base + 100 ))); do
+    [ -z "$(ss -Htln "sport = :$p")" ] && { echo "$p"; return; }
+  done
+  log "no free loopback port in $base-$(( base + 100 ))"; exit 1
 }
 
 running() { [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
@@ -45,7 +55,12 @@ up() { # NAME IMAGE
   fi
   docker rm -f "$name" >/dev/null 2>&1 || true
   docker image inspect "$image" >/dev/null 2>&1 || { log "image $image is not in the local docker (make images-registry)"; exit 1; }
-  docker run -d --restart=unless-stopped --name "$name" -p 127.0.0.1::5000 "$image" >/dev/null
+  local port net=()
+  port=$(free_port "$name")
+  # join the kind network now when it exists (connect does it later otherwise); the host port is explicit, so it
+  # stays the same across a network connect or a daemon restart (docker re-picks an ephemeral one)
+  docker network inspect kind >/dev/null 2>&1 && net=(--network kind)
+  docker run -d --restart=unless-stopped --name "$name" "${net[@]}" -p "127.0.0.1:$port:5000" "$image" >/dev/null
   a=$(addr "$name") || { docker logs "$name" >&2 || true; log "registry $name publishes no port"; exit 1; }
   ready "$a" 60 || { docker logs "$name" >&2 || true; log "registry $name did not answer on http://$a/v2/ within 60s"; exit 1; }
   log "registry $name up at $a in $(( ($(date +%s%N) - s) / 1000000 ))ms"
