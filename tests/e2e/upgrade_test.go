@@ -105,6 +105,11 @@ func runUpgrade(t *testing.T, rel *h.Release, oci h.OCI, files []string, values 
 	require.NoError(t, err)
 	assert.Contains(t, logs, "schema is current", "migrate log")
 
+	// --wait returns once the new pods are Ready; the old ones may still be terminating, and a port-forward to the
+	// Service could land on one that no longer listens. Wait until only the new revision's web pods are left.
+	web, err := ns.Client.AppsV1().Deployments(ns.Name).Get(context.Background(), rel.Web(), metav1.GetOptions{})
+	require.NoError(t, err)
+	ns.WaitReadyPods(t, rel.Selector("web"), int(*web.Spec.Replicas), 3*time.Minute)
 	api = h.PortForward(t, ns, rel.Web())
 	for _, s := range ships {
 		assert.Equal(t, s.Name, api.GetShip(t, s.ID).Name, "ship %d written on %s is still there on %s", s.ID, oci.PrevVersion, oci.Version)
