@@ -70,7 +70,9 @@ func TestBundledMajorUpgradeRunbook(t *testing.T) {
 	old, err := ns.Client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
 	require.NoError(t, err, "the old volume is retained")
 	assert.Equal(t, corev1.PersistentVolumeReclaimRetain, old.Spec.PersistentVolumeReclaimPolicy)
-	t.Cleanup(func() { _ = ns.Client.CoreV1().PersistentVolumes().Delete(context.Background(), old.Name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = ns.Client.CoreV1().PersistentVolumes().Delete(context.Background(), old.Name, metav1.DeleteOptions{})
+	})
 
 	api = h.PortForward(t, ns, rel.Web())
 	for _, s := range ships {
