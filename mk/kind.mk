@@ -47,7 +47,7 @@ tools-kind: tools-helm3 ## install kind, kubectl and helm v3 into the cache bin 
 	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi
 
 # ---- images ----
-images: images-node images-postgres images-busybox images-app images-netpol ## build all images offline, cached (warm run: no-op)
+images: images-node images-postgres images-busybox images-app images-registry images-netpol ## build all images offline, cached (warm run: no-op)
 
 images-node: docker
 ifeq ($(KIND_NODE_IMAGE),)
