@@ -103,15 +103,7 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 // reconnects on its own after an outage, which is what lets web and worker
 // heal without a restart.
 func NewPool(databaseURL, component string, log *slog.Logger) (*pgxpool.Pool, error) {
-	cfg, err := Config(databaseURL, component, log)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, Diagnose(err, databaseURL)
-	}
-	return pool, nil
+	return NewPoolWith(databaseURL, component, log, Hooks{})
 }
 
 // Connect is NewPool plus one ping: the connection works now, or a diagnosis.
