@@ -12,12 +12,15 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacefleet/spacefleet/internal/db"
+	"github.com/spacefleet/spacefleet/internal/metrics"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/ratelimit"
 )
@@ -31,7 +34,13 @@ type Config struct {
 	RateLimitBackend  string
 	RateLimit         int
 	RateWindow        time.Duration
-	ShutdownTimeout   time.Duration
+	// MetricsPort serves /metrics on its own listener ("": no metrics listener).
+	MetricsPort string
+	// ShutdownDelay: after SIGTERM, keep serving (while /readyz says 503) this long, so endpoints, kube-proxy
+	// and ingress controllers stop sending new requests before the listener closes.
+	ShutdownDelay time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests that follows.
+	ShutdownTimeout time.Duration
 }
 
 // ConfigFromEnv reads Config with the contract's defaults.
@@ -41,9 +50,15 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		Component:        or(getenv("SPACEFLEET_COMPONENT"), "web"),
 		Port:             or(getenv("PORT"), "8080"),
 		RateLimitBackend: or(getenv("SPACEFLEET_RATE_LIMIT_BACKEND"), "memory"),
-		ShutdownTimeout:  20 * time.Second,
+		MetricsPort:      getenv("SPACEFLEET_METRICS_PORT"),
 	}
 	var err error
+	if c.ShutdownDelay, err = time.ParseDuration(or(getenv("SPACEFLEET_SHUTDOWN_DELAY"), "0s")); err != nil || c.ShutdownDelay < 0 {
+		return c, fmt.Errorf("SPACEFLEET_SHUTDOWN_DELAY: want a non-negative Go duration such as 5s, got %q", getenv("SPACEFLEET_SHUTDOWN_DELAY"))
+	}
+	if c.ShutdownTimeout, err = time.ParseDuration(or(getenv("SPACEFLEET_SHUTDOWN_TIMEOUT"), "20s")); err != nil || c.ShutdownTimeout <= 0 {
+		return c, fmt.Errorf("SPACEFLEET_SHUTDOWN_TIMEOUT: want a positive Go duration such as 20s, got %q", getenv("SPACEFLEET_SHUTDOWN_TIMEOUT"))
+	}
 	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
 		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
 	}
@@ -65,24 +80,44 @@ func or(s, def string) string {
 
 // Server serves the API over a pool.
 type Server struct {
-	cfg     Config
-	pool    *pgxpool.Pool
-	limiter ratelimit.Limiter
-	log     *slog.Logger
+	cfg      Config
+	pool     *pgxpool.Pool
+	limiter  ratelimit.Limiter
+	log      *slog.Logger
+	registry *prometheus.Registry
+	http     *metrics.HTTP
+	rl       *metrics.RateLimit
+	draining atomic.Bool // SIGTERM seen: /readyz answers 503 while the listener still serves
 }
+
+// requestTimeout bounds the database work of one API request: a database that stops answering gives a 503,
+// never a request that hangs until the client gives up.
+const requestTimeout = 5 * time.Second
 
 // New builds the server; it does not touch the database.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
-	pool, err := db.NewPool(cfg.DatabaseURL, cfg.Component, log)
+	reg := metrics.NewRegistry()
+	dbm := metrics.NewDB(reg)
+	pool, err := db.NewPoolWith(cfg.DatabaseURL, cfg.Component, log, dbm.Hooks())
 	if err != nil {
 		return nil, err
 	}
+	dbm.Watch(pool)
 	lim, err := ratelimit.New(cfg.RateLimitBackend, cfg.RateLimit, cfg.RateWindow, pool)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Server{cfg: cfg, pool: pool, limiter: lim, log: log}, nil
+	return &Server{cfg: cfg, pool: pool, limiter: lim, log: log, registry: reg,
+		http: metrics.NewHTTP(reg), rl: metrics.NewRateLimit(reg, or(cfg.RateLimitBackend, "memory"))}, nil
+}
+
+// Registry is the server's metrics registry.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// ServeMetrics answers /metrics on ln until ctx ends.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	return metrics.Serve(ctx, ln, s.registry, s.log)
 }
 
 // Run listens on cfg.Port and serves until ctx ends (SIGTERM).
@@ -97,6 +132,19 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
+	mln, err := metrics.Listen(cfg.MetricsPort)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if mln != nil {
+		// The metrics listener outlives the API's drain (it stops with the process), so the last scrape sees it.
+		go func() {
+			if err := s.ServeMetrics(context.Background(), mln); err != nil {
+				log.Error("metrics server stopped", "error", err.Error())
+			}
+		}()
+	}
 	return s.Serve(ctx, ln)
 }
 
@@ -124,7 +172,17 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down")
+	// Stop being ready, keep serving for ShutdownDelay (endpoints and every kube-proxy drop this pod meanwhile;
+	// without it, requests routed here before they do meet a closed port), then drain and exit.
+	s.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false) // each answer closes its connection, so keep-alive clients reconnect elsewhere
+	s.log.Info("shutting down: not ready, still serving", "delay", s.cfg.ShutdownDelay.String())
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(s.cfg.ShutdownDelay):
+	}
+	s.log.Info("draining in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -145,16 +203,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/ships", s.limited(s.createShip))
 	mux.Handle("GET /api/ships", s.limited(s.listShips))
 	mux.Handle("GET /api/ships/{id}", s.limited(s.getShip))
-	return mux
+	return s.http.Wrap(mux)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "shutting_down": true})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	current, ok, err := migrations.Ready(ctx, s.pool)
 	switch {
 	case err != nil:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": db.Diagnose(err, s.cfg.DatabaseURL).Error()})
+		d := db.Diagnose(err, s.cfg.DatabaseURL)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": d.Error(), "cause": db.Cause(d)})
 	case !ok:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "schema_version": current, "expected_version": migrations.Expected()})
 	default:
@@ -162,21 +225,29 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// limited applies the per-client-IP budget. If the shared backend is
+// limited applies the per-client-IP budget and the request's database deadline. If the shared backend is
 // unavailable the request is let through: the API needs the database anyway.
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 		key, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			key = r.RemoteAddr
 		}
 		ok, err := s.limiter.Allow(r.Context(), key)
-		if err != nil {
+		switch {
+		case err != nil:
+			s.rl.Observe(metrics.Unavailable)
 			s.log.Warn("rate limiter unavailable; allowing request", "error", db.Diagnose(err, s.cfg.DatabaseURL).Error())
-		} else if !ok {
+		case !ok:
+			s.rl.Observe(metrics.Rejected)
 			w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RateWindow.Seconds())))
 			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "rate limit exceeded"})
 			return
+		default:
+			s.rl.Observe(metrics.Allowed)
 		}
 		h(w, r)
 	})
