@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
 	"github.com/spacefleet/spacefleet/internal/metrics"
 	"github.com/spacefleet/spacefleet/internal/migrations"
@@ -43,32 +44,34 @@ type Config struct {
 	ShutdownTimeout time.Duration
 }
 
-// ConfigFromEnv reads Config with the contract's defaults.
+// EnvKeys maps each env var web reads to the chart values key that renders it (for configuration errors).
+var EnvKeys = map[string]string{
+	"PORT":                           "web.port",
+	"SPACEFLEET_MIGRATIONS_VIA_HOOK": "migrations.viaHook",
+	"SPACEFLEET_RATE_LIMIT_BACKEND":  "rateLimiting.backend",
+	"SPACEFLEET_RATE_LIMIT_REQUESTS": "rateLimiting.requests",
+	"SPACEFLEET_RATE_LIMIT_WINDOW":   "rateLimiting.window",
+	"SPACEFLEET_METRICS_PORT":        "metrics.port",
+	"SPACEFLEET_SHUTDOWN_DELAY":      "web.shutdownDelaySeconds",
+	"SPACEFLEET_SHUTDOWN_TIMEOUT":    "web.shutdownTimeoutSeconds",
+}
+
+// ConfigFromEnv reads Config with the contract's defaults. An unusable value is a *config.Error.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	r := config.NewReader(getenv, EnvKeys)
 	c := Config{
-		DatabaseURL:      getenv("DATABASE_URL"),
-		Component:        or(getenv("SPACEFLEET_COMPONENT"), "web"),
-		Port:             or(getenv("PORT"), "8080"),
-		RateLimitBackend: or(getenv("SPACEFLEET_RATE_LIMIT_BACKEND"), "memory"),
-		MetricsPort:      getenv("SPACEFLEET_METRICS_PORT"),
+		DatabaseURL:       getenv("DATABASE_URL"),
+		Component:         r.String("SPACEFLEET_COMPONENT", "web"),
+		Port:              r.Port("PORT", "8080"),
+		MigrationsViaHook: r.Bool("SPACEFLEET_MIGRATIONS_VIA_HOOK"),
+		RateLimitBackend:  r.OneOf("SPACEFLEET_RATE_LIMIT_BACKEND", "memory", "memory", "postgres"),
+		RateLimit:         r.Int("SPACEFLEET_RATE_LIMIT_REQUESTS", 100, 1),
+		RateWindow:        r.Duration("SPACEFLEET_RATE_LIMIT_WINDOW", time.Minute),
+		MetricsPort:       r.Port("SPACEFLEET_METRICS_PORT", ""),
+		ShutdownDelay:     r.DurationOrZero("SPACEFLEET_SHUTDOWN_DELAY", 0),
+		ShutdownTimeout:   r.Duration("SPACEFLEET_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
-	var err error
-	if c.ShutdownDelay, err = time.ParseDuration(or(getenv("SPACEFLEET_SHUTDOWN_DELAY"), "0s")); err != nil || c.ShutdownDelay < 0 {
-		return c, fmt.Errorf("SPACEFLEET_SHUTDOWN_DELAY: want a non-negative Go duration such as 5s, got %q", getenv("SPACEFLEET_SHUTDOWN_DELAY"))
-	}
-	if c.ShutdownTimeout, err = time.ParseDuration(or(getenv("SPACEFLEET_SHUTDOWN_TIMEOUT"), "20s")); err != nil || c.ShutdownTimeout <= 0 {
-		return c, fmt.Errorf("SPACEFLEET_SHUTDOWN_TIMEOUT: want a positive Go duration such as 20s, got %q", getenv("SPACEFLEET_SHUTDOWN_TIMEOUT"))
-	}
-	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
-	}
-	if c.RateLimit, err = strconv.Atoi(or(getenv("SPACEFLEET_RATE_LIMIT_REQUESTS"), "100")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_RATE_LIMIT_REQUESTS: %w", err)
-	}
-	if c.RateWindow, err = time.ParseDuration(or(getenv("SPACEFLEET_RATE_LIMIT_WINDOW"), "1m")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_RATE_LIMIT_WINDOW: %w", err)
-	}
-	return c, nil
+	return c, r.Err()
 }
 
 func or(s, def string) string {

@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
 	"github.com/spacefleet/spacefleet/internal/metrics"
 	"github.com/spacefleet/spacefleet/internal/migrations"
@@ -42,28 +43,27 @@ type Config struct {
 	RetryBackoff time.Duration
 }
 
-// ConfigFromEnv reads Config with the contract's defaults.
+// EnvKeys maps each env var the worker reads to the chart values key that renders it (for configuration errors).
+var EnvKeys = map[string]string{
+	"PORT":                           "worker.port",
+	"SPACEFLEET_MIGRATIONS_VIA_HOOK": "migrations.viaHook",
+	"SPACEFLEET_METRICS_PORT":        "metrics.port",
+	"SPACEFLEET_SHUTDOWN_TIMEOUT":    "worker.shutdownTimeoutSeconds",
+}
+
+// ConfigFromEnv reads Config with the contract's defaults. An unusable value is a *config.Error.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{DatabaseURL: getenv("DATABASE_URL"), Component: getenv("SPACEFLEET_COMPONENT"),
-		Port: getenv("PORT"), PollInterval: time.Second, MetricsPort: getenv("SPACEFLEET_METRICS_PORT")}
-	if c.Component == "" {
-		c.Component = "worker"
+	r := config.NewReader(getenv, EnvKeys)
+	c := Config{
+		DatabaseURL:       getenv("DATABASE_URL"),
+		Component:         r.String("SPACEFLEET_COMPONENT", "worker"),
+		Port:              r.Port("PORT", "8081"),
+		MigrationsViaHook: r.Bool("SPACEFLEET_MIGRATIONS_VIA_HOOK"),
+		PollInterval:      time.Second,
+		MetricsPort:       r.Port("SPACEFLEET_METRICS_PORT", ""),
+		ShutdownTimeout:   r.Duration("SPACEFLEET_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
-	if c.Port == "" {
-		c.Port = "8081"
-	}
-	var err error
-	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
-	}
-	timeout := getenv("SPACEFLEET_SHUTDOWN_TIMEOUT")
-	if timeout == "" {
-		timeout = "20s"
-	}
-	if c.ShutdownTimeout, err = time.ParseDuration(timeout); err != nil || c.ShutdownTimeout <= 0 {
-		return c, fmt.Errorf("SPACEFLEET_SHUTDOWN_TIMEOUT: want a positive Go duration such as 20s, got %q", timeout)
-	}
-	return c.withDefaults(), nil
+	return c.withDefaults(), r.Err()
 }
 
 func (c Config) withDefaults() Config {
