@@ -50,6 +50,7 @@ func TestMetricsPort(t *testing.T) {
 		require.Len(t, s.Spec.Ports, 1)
 		assert.Equal(t, intstr.FromString("metrics"), s.Spec.Ports[0].TargetPort)
 		assert.Equal(t, "true", s.Labels["spacefleet.io/metrics"])
+		assert.True(t, s.Spec.PublishNotReadyAddresses, "an unready pod (database down) is still scraped")
 	}
 	for _, c := range []string{"migrate", "dbcheck"} {
 		assert.Nil(t, chart.Env(container(t, res, c), "SPACEFLEET_METRICS_PORT"), "%s serves no metrics", c)
@@ -121,13 +122,14 @@ func TestShutdownSettings(t *testing.T) {
 	res := render(t, nil)
 	web := container(t, res, "web")
 	assert.Equal(t, "10s", chart.Env(web, "SPACEFLEET_SHUTDOWN_DELAY").Value)
-	assert.Equal(t, "20s", chart.Env(web, "SPACEFLEET_SHUTDOWN_TIMEOUT").Value)
+	assert.Equal(t, "15s", chart.Env(web, "SPACEFLEET_SHUTDOWN_TIMEOUT").Value)
 	worker := container(t, res, "worker")
 	assert.Equal(t, "20s", chart.Env(worker, "SPACEFLEET_SHUTDOWN_TIMEOUT").Value)
 	assert.Nil(t, chart.Env(worker, "SPACEFLEET_SHUTDOWN_DELAY"), "the worker serves no traffic: no delay")
 	w := res.Workloads()
-	assert.EqualValues(t, 40, *w["web"].Pod.TerminationGracePeriodSeconds)
-	assert.EqualValues(t, 30, *w["worker"].Pod.TerminationGracePeriodSeconds)
+	assert.Nil(t, w["web"].Pod.TerminationGracePeriodSeconds, "Kubernetes' 30 s hold 10 s delay + 15 s drain + 5 s")
+	assert.Nil(t, w["worker"].Pod.TerminationGracePeriodSeconds, "Kubernetes' 30 s hold a 20 s job + 5 s")
+	assert.NotContains(t, res.Notes, "to stop", "the defaults fit in the grace period")
 	d := w["web"].Typed.(*appsv1.Deployment)
 	require.NotNil(t, d.Spec.Strategy.RollingUpdate)
 	assert.Equal(t, intstr.FromInt32(0), *d.Spec.Strategy.RollingUpdate.MaxUnavailable, "a rollout never takes a web pod away before its successor is Ready")
@@ -141,6 +143,31 @@ func TestShutdownSettings(t *testing.T) {
 	assert.Equal(t, "50s", chart.Env(container(t, res, "worker"), "SPACEFLEET_SHUTDOWN_TIMEOUT").Value)
 }
 
+// A grace period too short for the shutdown settings works, but fails requests or hands jobs back late: NOTES
+// says which key to change.
+func TestShutdownGraceWarning(t *testing.T) {
+	for _, c := range []struct {
+		set  []string
+		want string
+	}{
+		{[]string{"web.terminationGracePeriodSeconds=29"}, "web gets 29 s to stop"},
+		{[]string{"web.shutdownDelaySeconds=20"}, "Set web.terminationGracePeriodSeconds to at least 40, or lower web.shutdownDelaySeconds + web.shutdownTimeoutSeconds"},
+		{[]string{"terminationGracePeriodSeconds=20"}, "web gets 20 s to stop"},
+		{[]string{"worker.shutdownTimeoutSeconds=26"}, "worker gets 30 s to stop"},
+		{[]string{"terminationGracePeriodSeconds=60", "worker.terminationGracePeriodSeconds=10"}, "worker gets 10 s to stop"},
+	} {
+		res := render(t, nil, c.set...)
+		assert.Contains(t, res.Notes, c.want, "%v", c.set)
+	}
+	for _, set := range [][]string{
+		{"web.terminationGracePeriodSeconds=30"},
+		{"worker.shutdownTimeoutSeconds=25"},
+		{"terminationGracePeriodSeconds=60", "web.shutdownDelaySeconds=20", "web.shutdownTimeoutSeconds=35", "worker.shutdownTimeoutSeconds=55"},
+	} {
+		assert.NotContains(t, render(t, nil, set...).Notes, "to stop (", "%v fits", set)
+	}
+}
+
 func TestMonitoringRefused(t *testing.T) {
 	for _, c := range []struct {
 		set  []string
@@ -151,9 +178,6 @@ func TestMonitoringRefused(t *testing.T) {
 		{[]string{"metrics.port=8080"}, "metrics.port and web.port are both 8080"},
 		{[]string{"metrics.port=8081"}, "metrics.port and worker.port are both 8081"},
 		{[]string{"metrics.serviceMonitor.enabled=true", "metrics.serviceMonitor.scrapeTimeout=1m"}, "metrics.serviceMonitor.scrapeTimeout (1m) is longer than metrics.serviceMonitor.interval (30s)"},
-		{[]string{"web.terminationGracePeriodSeconds=30"}, "web gets 30 s to stop"},
-		{[]string{"web.shutdownDelaySeconds=30"}, "Set web.terminationGracePeriodSeconds to at least 55"},
-		{[]string{"worker.shutdownTimeoutSeconds=26"}, "worker gets 30 s to stop"},
 		{[]string{"metrics.serviceMonitor.interval=soon"}, "metrics"},
 		{[]string{"metrics.prometheusRule.errorRatioPercent=0"}, "errorRatioPercent"},
 		{[]string{"metrics.prometheusRule.additionalAlertLabels.severity=page"}, "metrics.prometheusRule.additionalAlertLabels sets severity"},
@@ -165,8 +189,6 @@ func TestMonitoringRefused(t *testing.T) {
 		}
 	}
 	// Positive neighbours of the refused cases.
-	render(t, nil, "web.terminationGracePeriodSeconds=35")
-	render(t, nil, "worker.shutdownTimeoutSeconds=25")
 	render(t, nil, "metrics.enabled=false")
 	render(t, nil, append(monitoringOn, "metrics.serviceMonitor.scrapeTimeout=30s")...)
 	render(t, nil, "metrics.port=8082")

@@ -25,7 +25,6 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.route" . -}}
 {{- include "spacefleet.validate.extraObjects" . -}}
 {{- include "spacefleet.validate.monitoring" . -}}
-{{- include "spacefleet.validate.shutdown" . -}}
 {{- end -}}
 
 {{- define "spacefleet.validate.databaseMode" -}}
@@ -309,25 +308,5 @@ extra containers need unique names.
   {{- include "spacefleet.fail" (printf "metrics.serviceMonitor.scrapeTimeout (%s) is longer than metrics.serviceMonitor.interval (%s): Prometheus refuses such a scrape configuration. Lower scrapeTimeout or raise interval." $sm.scrapeTimeout $sm.interval) -}}
   {{- end -}}
   {{- end -}}
-{{- end -}}
-{{- end -}}
-
-{{/*
-Graceful shutdown must fit in the grace period: web stays up shutdownDelaySeconds after SIGTERM, then drains for up
-to shutdownTimeoutSeconds; the worker finishes its job within shutdownTimeoutSeconds. The kubelet kills the pod at
-terminationGracePeriodSeconds (Kubernetes default 30): keep 5 seconds to spare.
-*/}}
-{{- define "spacefleet.validate.shutdown" -}}
-{{- range $c := list "web" "worker" -}}
-{{- $v := index $.Values $c -}}
-{{- $s := include "spacefleet.pod.settings" (dict "ctx" $ "component" $c) | fromJson -}}
-{{- $grace := ternary 30 $s.terminationGracePeriodSeconds (kindIs "invalid" $s.terminationGracePeriodSeconds) | int64 -}}
-{{- $delay := ternary $v.shutdownDelaySeconds 0 (eq $c "web") | int64 -}}
-{{- $need := add $delay $v.shutdownTimeoutSeconds 5 | int64 -}}
-{{- if lt $grace $need -}}
-{{- $what := ternary (printf "%s.shutdownDelaySeconds + %s.shutdownTimeoutSeconds" $c $c) (printf "%s.shutdownTimeoutSeconds" $c) (eq $c "web") -}}
-{{- $harm := ternary "while it still drains, failing requests" "before it finishes its job (the job returns to the queue, late)" (eq $c "web") -}}
-{{- include "spacefleet.fail" (printf "%s gets %d s to stop (%s.terminationGracePeriodSeconds, else terminationGracePeriodSeconds, else Kubernetes' 30) but needs %d: %s (%d s) plus 5 s. The kubelet would kill %s %s. Set %s.terminationGracePeriodSeconds to at least %d, or lower %s." $c $grace $c $need $what (sub $need 5) $c $harm $c $need $what) -}}
-{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -52,3 +52,26 @@ spacefleet.io/metrics: "true"
 {{- $total -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+Graceful shutdown must fit in the grace period: web keeps serving shutdownDelaySeconds after SIGTERM, then drains for
+up to shutdownTimeoutSeconds; the worker finishes its job within shutdownTimeoutSeconds. The kubelet kills the pod at
+terminationGracePeriodSeconds (Kubernetes' default 30). A NOTES warning per component that does not fit, with 5 s to
+spare (it still works, but a rollout or drain may then fail requests or hand a job back late).
+*/}}
+{{- define "spacefleet.monitoring.graceWarnings" -}}
+{{- $out := list -}}
+{{- range $c := list "web" "worker" -}}
+{{- $v := index $.Values $c -}}
+{{- $s := include "spacefleet.pod.settings" (dict "ctx" $ "component" $c) | fromJson -}}
+{{- $grace := ternary 30 $s.terminationGracePeriodSeconds (kindIs "invalid" $s.terminationGracePeriodSeconds) | int64 -}}
+{{- $delay := ternary $v.shutdownDelaySeconds 0 (eq $c "web") | int64 -}}
+{{- $need := add $delay $v.shutdownTimeoutSeconds 5 | int64 -}}
+{{- if lt $grace $need -}}
+{{- $what := ternary (printf "%s.shutdownDelaySeconds + %s.shutdownTimeoutSeconds" $c $c) (printf "%s.shutdownTimeoutSeconds" $c) (eq $c "web") -}}
+{{- $harm := ternary "while it still serves or drains: requests fail during rollouts and drains" "before it finishes its job (the job goes back to the queue, late)" (eq $c "web") -}}
+{{- $out = append $out (printf "%s gets %d s to stop (%s.terminationGracePeriodSeconds, else terminationGracePeriodSeconds, else Kubernetes' 30) but needs %d: %s (%d s) plus 5 s. The kubelet kills %s %s. Set %s.terminationGracePeriodSeconds to at least %d, or lower %s." $c $grace $c $need $what (sub $need 5) $c $harm $c $need $what) -}}
+{{- end -}}
+{{- end -}}
+{{- toJson $out -}}
+{{- end -}}
