@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -83,6 +85,12 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	// A cancelled context (a request's deadline, a worker's shutdown timeout) cancels the statement on the server
+	// too, so its transaction ends and its locks go at once; pgx's default only drops the client side, leaving a
+	// backend that holds a job's row lock until whatever it waits for is over.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 500 * time.Millisecond}
 	}
 	var warnOnce sync.Once
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {

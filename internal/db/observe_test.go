@@ -85,3 +85,41 @@ func TestConnectErrorHook(t *testing.T) {
 		t.Fatalf("wrong password not counted as auth-failed: %v", causes)
 	}
 }
+
+// A statement whose context ends is cancelled on the server before the call returns: the backend no longer
+// waits and its transaction's locks are gone when the caller moves on (a worker handing its job back), and the
+// connection stays usable. pgx's default drops the client side first and cancels later, in the background.
+func TestCancelReachesTheServer(t *testing.T) {
+	srv := pgtest.Start(t, pgtest.Options{})
+	srv.Exec(t, "postgres", `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1)`)
+	admin := srv.AdminConn(t, "postgres")
+	ctx := context.Background()
+	tx, err := admin.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT * FROM t FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	pool, err := db.Connect(ctx, srv.URL("localhost", "", "sslmode=disable"), "canceltest", logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	qctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if _, err := pool.Exec(qctx, `UPDATE t SET id = 2 WHERE id = 1`); err == nil {
+		t.Fatal("the update did not wait for the lock")
+	}
+	var waiting int
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spacefleet-canceltest' AND wait_event_type = 'Lock'`).Scan(&waiting); err != nil {
+		t.Fatal(err)
+	}
+	if waiting != 0 {
+		t.Fatalf("%d backends still wait on the lock after their client's call returned", waiting)
+	}
+	if s := pool.Stat(); s.TotalConns() != 1 || s.NewConnsCount() != 1 {
+		t.Fatalf("the cancelled statement's connection was dropped (total %d, opened %d): want it kept", s.TotalConns(), s.NewConnsCount())
+	}
+}

@@ -259,9 +259,15 @@ func TestShutdownReturnsUnfinishedJob(t *testing.T) {
 		t.Fatalf("unfinished job after shutdown: %s, %d attempts, ship %s; want queued, untouched", status, attempts, ship)
 	}
 	release()
-	if did, err := worker.ProcessOne(context.Background(), pool, logger(t)); !did || err != nil {
-		t.Fatalf("next worker: %v, %v", did, err)
-	}
+	// The stopped worker's statement was cancelled on the server, which then rolls its transaction back and frees
+	// the job's row (at once, or when it notices the closed connection).
+	waitFor(t, 10*time.Second, "the next worker to take the job", func() bool {
+		did, err := worker.ProcessOne(context.Background(), pool, logger(t))
+		if err != nil {
+			t.Fatalf("next worker: %v", err)
+		}
+		return did
+	})
 	if status, attempts, ship := jobState(t, admin); status != "done" || attempts != 1 || ship != "commissioned" {
 		t.Fatalf("after the next worker: %s, %d attempts, ship %s; want done once", status, attempts, ship)
 	}

@@ -64,7 +64,9 @@ func TestZeroDowntime(t *testing.T) {
 		before := ns.PodUIDs(t, rel.Selector("web"))
 		a, b := startLoad(t, ns, "upgrade", url)
 		start := time.Now()
-		up := rel.Upgrade(t, []string{"dev.yaml"}, h.Merge(values, map[string]any{"podAnnotations": map[string]any{"e2e/rollout": h.RandHex(4)}}))
+		// web.* and worker.* pod annotations: the top-level podAnnotations would roll the bundled database too.
+		roll := map[string]any{"podAnnotations": map[string]any{"e2e/rollout": h.RandHex(4)}}
+		up := rel.Upgrade(t, []string{"dev.yaml"}, h.Merge(values, map[string]any{"web": roll, "worker": roll}))
 		require.NoError(t, up.Err, "helm upgrade changing the pod template")
 		ns.WaitReadyPods(t, rel.Selector("web"), 3, 5*time.Minute) // the old pods are gone, not only the new ones Ready
 		rollout := time.Since(start)
