@@ -55,7 +55,7 @@ type Result struct {
 	OK        int            `json:"ok"`     // 2xx
 	Failed    int            `json:"failed"` // anything else, transport errors included
 	ByStatus  map[string]int `json:"by_status"`
-	Errors    map[string]int `json:"errors"` // transport errors by class (connect-refused, timeout, reset, eof, other)
+	Errors    map[string]int `json:"errors"` // transport errors by class: connect-refused, connect-timeout, ... (no connection), timeout, reset, eof, other
 	LatencyMS Latency        `json:"latency_ms"`
 	// First and last failure, in seconds since the start; FailureWindow spans them (0 when nothing failed).
 	FirstFailure  *float64 `json:"first_failure_s,omitempty"`
@@ -299,21 +299,28 @@ func do(client *http.Client, o Options) (string, string) {
 	return strconv.Itoa(resp.StatusCode), truncate(strings.TrimSpace(string(b)))
 }
 
+// classify names a transport error: connect-* when no connection was made (a closed port, a Service without
+// ready endpoints, an unreachable address), otherwise what happened to the request on its connection.
 func classify(err error) string {
 	var ne net.Error
+	var op *net.OpError
+	prefix := ""
+	if errors.As(err, &op) && op.Op == "dial" {
+		prefix = "connect-"
+	}
 	switch {
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return "connect-refused"
 	case errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE):
-		return "reset"
+		return prefix + "reset"
 	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
-		return "timeout"
+		return prefix + "timeout"
 	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-		return "eof"
+		return prefix + "eof"
 	case errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH):
-		return "unreachable"
+		return "connect-unreachable"
 	}
-	return "other"
+	return prefix + "other"
 }
 
 func truncate(s string) string {

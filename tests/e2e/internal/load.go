@@ -107,19 +107,41 @@ func (l *Loadgen) Wait(t testing.TB, timeout time.Duration) loadgen.Result {
 	case <-time.After(timeout):
 		t.Fatalf("loadgen %s did not finish within %s", l.Name, timeout)
 	}
+	if r, ok := parseResult(l.out.String()); ok {
+		return r
+	}
+	// A follow stream can end before a short-lived container's last line reaches it: read the finished log.
+	var logs string
+	err := Eventually(time.Minute, time.Second, func() (bool, error) {
+		p, err := l.NS.Client.CoreV1().Pods(l.NS.Name).Get(context.Background(), l.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		if p.Status.Phase != corev1.PodSucceeded && p.Status.Phase != corev1.PodFailed {
+			return false, fmt.Errorf("loadgen pod %s is %s", l.Name, p.Status.Phase)
+		}
+		logs, err = l.NS.Logs(t, l.Name, "loadgen", 0)
+		return err == nil, err
+	})
+	if r, ok := parseResult(logs); err == nil && ok {
+		return r
+	}
+	t.Fatalf("loadgen %s printed no result (stream error %v, %v):\n%s\n%s", l.Name, l.err, err, Redact(l.out.String()), Redact(logs))
+	return loadgen.Result{}
+}
+
+// parseResult finds the generator's JSON line in its output.
+func parseResult(out string) (loadgen.Result, bool) {
 	var r loadgen.Result
-	var found bool
-	sc := bufio.NewScanner(bytes.NewReader(l.out.Bytes()))
+	found := false
+	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		if line := strings.TrimSpace(sc.Text()); strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &r) == nil {
 			found = true
 		}
 	}
-	if !found {
-		t.Fatalf("loadgen %s printed no result (stream error %v):\n%s", l.Name, l.err, Redact(l.out.String()))
-	}
-	return r
+	return r, found
 }
 
 // Summary is one line for the log and the report.
