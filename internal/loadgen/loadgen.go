@@ -14,6 +14,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/netip"
 	"net/url"
 	"os"
@@ -280,7 +281,10 @@ func do(client *http.Client, o Options) (string, string) {
 	if o.Body != "" {
 		body = strings.NewReader(o.Body)
 	}
-	req, err := http.NewRequest(o.Method, o.URL, body)
+	// Whether a connection was had tells a request that reached the server from one that never got through.
+	gotConn := false
+	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), o.Method, o.URL, body)
 	if err != nil {
 		return "error:other", err.Error()
 	}
@@ -289,7 +293,11 @@ func do(client *http.Client, o Options) (string, string) {
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return "error:" + classify(err), truncate(err.Error())
+		class := classify(err)
+		if !gotConn && !strings.HasPrefix(class, "connect-") {
+			class = "connect-" + class
+		}
+		return "error:" + class, truncate(err.Error())
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))

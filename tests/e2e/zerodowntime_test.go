@@ -184,17 +184,14 @@ func TestZeroDowntime(t *testing.T) {
 		lock.Send(t, "BEGIN; SELECT count(*) FROM (SELECT id FROM ships FOR UPDATE) locked;")
 		_, err = ns.Kubectl(t, "scale", "deployment/"+worker, "--replicas=1")
 		require.NoError(t, err)
+		ns.WaitReadyPods(t, rel.Selector("worker"), 1, 3*time.Minute)
+		old := ns.Pods(t, rel.Selector("worker"))[0]
+		oldPod := old.Name
 		err = h.Eventually(3*time.Minute, time.Second, func() (bool, error) {
-			got := psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = 'spacefleet-worker' AND wait_event_type = 'Lock'`)
-			return got == "1", fmt.Errorf("%s worker connections wait on the ship lock, want 1", got)
+			got := psql(fmt.Sprintf(`SELECT count(*) FROM pg_stat_activity WHERE client_addr = '%s' AND wait_event_type = 'Lock'`, old.Status.PodIP))
+			return got == "1", fmt.Errorf("%s connections of worker %s wait on the ship lock, want 1", got, oldPod)
 		})
 		require.NoError(t, err, "the worker's first job is in flight, waiting on the lock")
-		oldPods := ns.PodUIDs(t, rel.Selector("worker"))
-		require.Len(t, oldPods, 1)
-		var oldPod string
-		for name := range oldPods {
-			oldPod = name
-		}
 		oldLog := followLog(t, ns, oldPod, "worker")
 		_, err = ns.Kubectl(t, "rollout", "restart", "deployment/"+worker)
 		require.NoError(t, err)
