@@ -13,6 +13,8 @@ HELM3_VERSION       := v3.22.0
 HELM4_VERSION       := v4.3.1
 KIND_VERSION        := v0.30.0
 K8S_VERSION         := v1.33.13
+# Gateway API CRDs the e2e suites apply (HTTPRoute), from the module's config/crd/standard/.
+GATEWAY_API_VERSION := v1.6.3
 
 include mk/*.mk
 

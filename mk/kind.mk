@@ -109,6 +109,8 @@ e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
+	  gwdir=$$(cd / && GOFLAGS= GOWORK=off go mod download -json sigs.k8s.io/gateway-api@$(GATEWAY_API_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  [ -d "$$gwdir/config/crd/standard" ] || { echo "e2e: no config/crd/standard in sigs.k8s.io/gateway-api@$(GATEWAY_API_VERSION)" >&2; exit 1; }; \
 	  promop=$$(cd / && GOFLAGS= GOWORK=off go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -n "$$promop" ] || { echo "e2e: go mod download prometheus-operator@$(PROM_OPERATOR_VERSION) gave no module dir" >&2; exit 1; }; \
 	  SPACEFLEET_E2E_PROM_CRDS="$$promop/example/prometheus-operator-crd" \
@@ -116,6 +118,7 @@ e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
 	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
+	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
 	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); \
 	  else echo ">> keeping cluster $(KIND_CLUSTER): export KUBECONFIG=$$kcfg"; fi; \

@@ -32,8 +32,9 @@ type Env struct {
 	Helm4        string // helm v4 binary ("" when absent: the Helm 4 tests skip)
 	Kubectl      string
 	Kind         string
-	Verbose      bool // SPACEFLEET_E2E_VERBOSE=1: terratest logs every kubectl command and its output
-	KeepNS       bool // SPACEFLEET_E2E_KEEP_NAMESPACES=1: leave the test namespaces for debugging
+	GatewayCRDs  string // directory of the Gateway API standard CRDs (SPACEFLEET_E2E_GATEWAY_API_CRDS, from make)
+	Verbose      bool   // SPACEFLEET_E2E_VERBOSE=1: terratest logs every kubectl command and its output
+	KeepNS       bool   // SPACEFLEET_E2E_KEEP_NAMESPACES=1: leave the test namespaces for debugging
 }
 
 // Image is a repository and tag, as the chart's values take them.
@@ -85,6 +86,7 @@ func load() {
 		Helm4:        os.Getenv("SPACEFLEET_E2E_HELM4"),
 		Kubectl:      os.Getenv("SPACEFLEET_E2E_KUBECTL"),
 		Kind:         os.Getenv("SPACEFLEET_E2E_KIND"),
+		GatewayCRDs:  os.Getenv("SPACEFLEET_E2E_GATEWAY_API_CRDS"),
 		Verbose:      os.Getenv("SPACEFLEET_E2E_VERBOSE") == "1",
 		KeepNS:       os.Getenv("SPACEFLEET_E2E_KEEP_NAMESPACES") == "1",
 	}
