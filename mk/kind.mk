@@ -1,8 +1,9 @@
 # mk/kind.mk — offline images, the kind cluster, the demo and the e2e harness.
-# Nothing is pulled from a container registry: the kind node image, PostgreSQL and busybox are built from Debian
-# packages and Go modules (images/*/build.sh), cached as zstd tars under $(CACHE)/images. Pinned in the root Makefile:
-# KIND_VERSION, K8S_VERSION, HELM3_VERSION. Set KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can
-# pull) to use that node image instead of building one: the cluster code path is the same.
+# Nothing is pulled from a container registry: the kind node image, PostgreSQL, busybox and the NetworkPolicy
+# controller are built from Debian packages and Go modules (images/*/build.sh), cached as zstd tars under
+# $(CACHE)/images. Pinned in the root Makefile: KIND_VERSION, K8S_VERSION, HELM3_VERSION, NETPOL_VERSION. Set
+# KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can pull) to use that node image instead of building
+# one: the cluster code path is the same.
 
 KIND_CLUSTER        ?= spacefleet-e2e
 KIND_DEMO_CLUSTER   ?= spacefleet-demo
@@ -14,6 +15,8 @@ E2E_PG_IMAGE_REPO   ?= spacefleet/postgres
 E2E_PG_IMAGE_TAG    ?= 15
 E2E_PG_IMAGE        ?= $(E2E_PG_IMAGE_REPO):$(E2E_PG_IMAGE_TAG)
 E2E_BUSYBOX_IMAGE   ?= spacefleet/busybox:1.35
+E2E_NETPOL_IMAGE_REPO ?= spacefleet/kube-network-policies
+E2E_NETPOL_IMAGE    ?= $(E2E_NETPOL_IMAGE_REPO):$(NETPOL_VERSION)
 E2E_KEEP            ?= 0
 E2E_TIMEOUT         ?= 60m
 # The Prometheus Operator CRDs (ServiceMonitor, PrometheusRule) the zero-downtime suite applies, from this module's
@@ -29,7 +32,7 @@ KIND_HOST_PACKAGES  := debootstrap busybox-static zstd jq
 DEMO_RELEASE        ?= spacefleet
 DEMO_NAMESPACE      ?= spacefleet
 
-.PHONY: docker tools-kind images images-node images-postgres images-busybox images-app \
+.PHONY: docker tools-kind images images-node images-postgres images-busybox images-app images-netpol \
         cluster cluster-delete demo demo-delete e2e
 
 docker: ## ensure a running dockerd (installs docker.io; runc-capfix when the VM lacks capabilities)
@@ -47,7 +50,7 @@ tools-kind: tools-helm3 ## install kind, kubectl and helm v3 into the cache bin 
 	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi
 
 # ---- images ----
-images: images-node images-postgres images-busybox images-app ## build all images offline, cached (warm run: no-op)
+images: images-node images-postgres images-busybox images-app images-netpol ## build all images offline, cached (warm run: no-op)
 
 images-node: docker
 ifeq ($(KIND_NODE_IMAGE),)
@@ -61,6 +64,10 @@ images-postgres: docker
 
 images-busybox: docker
 	@CACHE=$(CACHE) BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) images/busybox/build.sh
+
+# the NetworkPolicy controller: not loaded by `make cluster`; the suites that need it install it (images/netpol/install.sh)
+images-netpol: docker
+	@CACHE=$(CACHE) NETPOL_VERSION=$(NETPOL_VERSION) NETPOL_IMAGE=$(E2E_NETPOL_IMAGE_REPO) images/netpol/build.sh
 
 # the app image is `make image` (mk/app.mk); skipped with a note while that target does not exist
 images-app: docker
@@ -116,7 +123,7 @@ e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (
 	  SPACEFLEET_E2E_PROM_CRDS="$$promop/example/prometheus-operator-crd" \
 	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
-	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
+	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_NETPOL_IMAGE=$(E2E_NETPOL_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
 	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \

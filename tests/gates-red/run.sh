@@ -11,8 +11,8 @@ cd "$root"
 cases=(
   "yamllint: a duplicate key in values.yaml|lint|printf 'nameOverride: dup\n' >> values.yaml"
   "helm lint --strict: a template error|lint|printf '{{ .Values.nope.missing }}\n' > templates/broken.yaml"
-  "kubeconform: an unknown field on the web Deployment|kubeconform|sed -i 's/^  replicas: {{ .Values.web.replicas }}$/&\n  replicaz: 1/' templates/web/deployment.yaml"
-  "kubeconform: a string where an int belongs|kubeconform|sed -i 's/containerPort: {{ .Values.web.port }}/containerPort: \"{{ .Values.web.port }}\"/' templates/web/deployment.yaml"
+  "kubeconform: an unknown field on the web Deployment|kubeconform|sed -i 's/^  replicas: {{ include \"spacefleet.int\" \$web.replicas }}$/&\n  replicaz: 1/' templates/web/deployment.yaml"
+  "kubeconform: a string where an int belongs|kubeconform|sed -i 's/containerPort: {{ include \"spacefleet.int\" \$web.port }}/containerPort: \"{{ include \"spacefleet.int\" \$web.port }}\"/' templates/web/deployment.yaml"
   "kube-score: a writable root filesystem|kube-score|sed -i '0,/readOnlyRootFilesystem: true/s//readOnlyRootFilesystem: false/' values.yaml"
   "kube-score: the worker loses its PodDisruptionBudget|kube-score|: > templates/worker/pdb.yaml"
   "docs-check: a values comment changed without make docs|docs-check|sed -i 's/^# -- Override the chart name used in resource names.$/# -- Override the chart name (changed)./' values.yaml"
@@ -54,7 +54,7 @@ for c in "${cases[@]}"; do
     echo "STAYED GREEN $gate: $name"; bad=$((bad + 1))
   else
     # awk reads the whole log (no early-exit reader under pipefail: that was a random SIGPIPE, exit 141).
-    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat|warning:|stale|no reason/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
+    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat|warning:|note:|stale|no reason/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
     echo "red          $gate: $name -> $why"
   fi
 done

@@ -25,6 +25,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.route" . -}}
 {{- include "spacefleet.validate.extraObjects" . -}}
 {{- include "spacefleet.validate.monitoring" . -}}
+{{- include "spacefleet.validate.networkPolicy" . -}}
 {{- end -}}
 
 {{- define "spacefleet.validate.databaseMode" -}}
@@ -308,5 +309,43 @@ extra containers need unique names.
   {{- include "spacefleet.fail" (printf "metrics.serviceMonitor.scrapeTimeout (%s) is longer than metrics.serviceMonitor.interval (%s): Prometheus refuses such a scrape configuration. Lower scrapeTimeout or raise interval." $sm.scrapeTimeout $sm.interval) -}}
   {{- end -}}
   {{- end -}}
+{{- end -}}
+
+{{/*
+NetworkPolicies: settings the chosen mode would ignore, and combinations that would cut the app off (from its
+database, or web from the front door the chart renders for it).
+*/}}
+{{- define "spacefleet.validate.networkPolicy" -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if $np.enabled -}}
+{{- $in := $np.ingress -}}
+{{- $sources := or $in.namespaceSelector $in.podSelector $in.cidrs -}}
+{{- if and $np.allowExternal $sources -}}
+{{- include "spacefleet.fail" "networkPolicy.ingress (namespaceSelector, podSelector, cidrs) is set while networkPolicy.allowExternal=true admits every client, so it would change nothing. Set networkPolicy.allowExternal=false to admit only those sources, or remove networkPolicy.ingress." -}}
+{{- end -}}
+{{- $svcType := toString .Values.web.service.type -}}
+{{- $exposed := or .Values.web.ingress.enabled .Values.web.route.enabled (eq $svcType "LoadBalancer") (eq $svcType "NodePort") -}}
+{{- if and (not $np.allowExternal) $exposed (not $sources) (not $np.extraIngress) -}}
+{{- include "spacefleet.fail" "networkPolicy.allowExternal=false, but web is exposed (web.ingress, web.route or a NodePort/LoadBalancer web.service) and no source may reach it: your ingress controller, Gateway or load balancer would be refused. Admit it with networkPolicy.ingress.namespaceSelector (e.g. {kubernetes.io/metadata.name: ingress-nginx}), networkPolicy.ingress.podSelector, networkPolicy.ingress.cidrs or networkPolicy.extraIngress, or set networkPolicy.allowExternal=true." -}}
+{{- end -}}
+{{- $db := $np.egress.database -}}
+{{- if .Values.postgresql.enabled -}}
+  {{- if $db.cidrs -}}
+  {{- include "spacefleet.fail" "networkPolicy.egress.database.cidrs is for an external database, but postgresql.enabled=true: the app reaches the bundled PostgreSQL by its pod labels. Remove networkPolicy.egress.database.cidrs, or set postgresql.enabled=false." -}}
+  {{- end -}}
+  {{- if and (ne (toString .Values.postgresql.service.type) "ClusterIP") (not $np.postgresql.extraIngress) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.service.type=%s exposes the bundled database outside the cluster, but networkPolicy admits only this release's pods to it. List the outside clients in networkPolicy.postgresql.extraIngress (e.g. an ipBlock), or set postgresql.service.type=ClusterIP." (toString .Values.postgresql.service.type)) -}}
+  {{- end -}}
+{{- else -}}
+  {{- if $np.postgresql.extraIngress -}}
+  {{- include "spacefleet.fail" "networkPolicy.postgresql.extraIngress is set but postgresql.enabled=false: there is no bundled database to admit clients to. Remove it (your external database's own firewall decides who connects)." -}}
+  {{- end -}}
+  {{- if and (not $np.allowExternalEgress) (not $db.cidrs) (not $np.extraEgress) -}}
+  {{- include "spacefleet.fail" "networkPolicy.enabled=true with an external database (postgresql.enabled=false) allows the app pods DNS only: they could not reach the database. Set networkPolicy.egress.database.cidrs (and .ports) to its addresses, or add a rule to networkPolicy.extraEgress (an in-cluster database: namespaceSelector/podSelector), or set networkPolicy.allowExternalEgress=true." -}}
+  {{- end -}}
+{{- end -}}
+{{- if and $np.allowExternalEgress (or $db.cidrs $np.extraEgress) -}}
+{{- include "spacefleet.fail" "networkPolicy.egress.database.cidrs / networkPolicy.extraEgress are set while networkPolicy.allowExternalEgress=true lets the pods connect anywhere, so they would change nothing. Set networkPolicy.allowExternalEgress=false to restrict egress to them, or remove them." -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

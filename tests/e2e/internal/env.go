@@ -26,6 +26,7 @@ type Env struct {
 	AppImage     Image
 	PGImage      Image
 	BusyboxImage string
+	NetpolImage  string // the NetworkPolicy controller's image (images/netpol), installed by the suites that need it
 	Chart        string // absolute path of charts/spacefleet
 	Examples     string // absolute path of examples/values
 	Helm         string // helm v3 binary
@@ -80,6 +81,7 @@ func load() {
 		AppImage:     ParseImage(getenv("SPACEFLEET_E2E_APP_IMAGE", "spacefleet/spacefleet:0.1.0")),
 		PGImage:      ParseImage(getenv("SPACEFLEET_E2E_PG_IMAGE", "spacefleet/postgres:15")),
 		BusyboxImage: getenv("SPACEFLEET_E2E_BUSYBOX_IMAGE", "spacefleet/busybox:1.35"),
+		NetpolImage:  os.Getenv("SPACEFLEET_E2E_NETPOL_IMAGE"),
 		Chart:        getenv("SPACEFLEET_E2E_CHART", filepath.Join(root, "charts", "spacefleet")),
 		Examples:     filepath.Join(root, "examples", "values"),
 		Helm:         os.Getenv("SPACEFLEET_E2E_HELM"),
