@@ -310,6 +310,7 @@ extra containers need unique names.
   {{- end -}}
   {{- end -}}
 {{- end -}}
+{{- end -}}
 
 {{/*
 NetworkPolicies: settings the chosen mode would ignore, and combinations that would cut the app off (from its
