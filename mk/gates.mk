@@ -50,7 +50,7 @@ endef
 GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
 .PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-shellcheck tools-repo tools-promtool
-tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
+tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo tools-ct tools-trivy tools-apicheck ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
 
 # Helm 3 is built from this module's own dependency graph (go.mod: `tool helm.sh/helm/v3/cmd/helm`, the Helm SDK the
 # render tests import), without -trimpath like `go test`: the CLI and the tests share compiled packages, so on a cold
@@ -196,7 +196,8 @@ SHELLCHECK_ROOT ?= .
 shellcheck: tools-shellcheck ## shellcheck every shell script of the repository (waivers, each with its reason: ci/shellcheck-waivers.txt)
 	@scripts/shellcheck.sh '$(SHELLCHECK_ROOT)' '$(abspath $(SHELLCHECK_ROOT))/ci/shellcheck-waivers.txt'
 
-GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck \
+              release-metadata version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
 	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \

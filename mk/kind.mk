@@ -50,7 +50,7 @@ tools-kind: tools-helm3 ## install kind, kubectl and helm v3 into the cache bin 
 	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi
 
 # ---- images ----
-images: images-node images-postgres images-busybox images-app images-netpol ## build all images offline, cached (warm run: no-op)
+images: images-node images-postgres images-busybox images-app images-registry images-netpol ## build all images offline, cached (warm run: no-op)
 
 images-node: docker
 ifeq ($(KIND_NODE_IMAGE),)
@@ -82,8 +82,9 @@ cluster: docker tools-kind images ## create or reuse the kind cluster spacefleet
 	@$(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list)
 	@echo "export KUBECONFIG=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER))"
 
-cluster-delete: ## delete the kind cluster spacefleet-e2e
+cluster-delete: ## delete the kind cluster spacefleet-e2e (and its local registry)
 	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); fi
+	@scripts/registry.sh down $(REGISTRY_NAME)
 
 demo: docker tools-kind images ## kind cluster spacefleet-demo with charts/spacefleet on the bundled database (dev values)
 	@test -f charts/spacefleet/Chart.yaml || { echo "charts/spacefleet does not exist yet"; exit 1; }
@@ -112,14 +113,25 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_DEMO_CLUSTER); fi
 
 # ---- e2e ----
-e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+# The cluster also gets its local OCI registry (mk/release.mk): the harness images are pushed there (the OCI suites
+# pull them by digest; the others still use the `kind load`ed copies) with the signed current and previous packages.
+E2E_SHIP_OUT        := .build/e2e
+e2e: docker tools-kind tools-helm4 images images-registry ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
 	  gwdir=$$(cd / && GOFLAGS= GOWORK=off go mod download -json sigs.k8s.io/gateway-api@$(GATEWAY_API_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -d "$$gwdir/config/crd/standard" ] || { echo "e2e: no config/crd/standard in sigs.k8s.io/gateway-api@$(GATEWAY_API_VERSION)" >&2; exit 1; }; \
+	  mkdir -p $(E2E_SHIP_OUT); \
+	  reg=$$($(REGISTRY_SH) up $(REGISTRY_NAME) $(REGISTRY_IMAGE)); $(REGISTRY_SH) connect $(REGISTRY_NAME) $(KIND_CLUSTER); \
+	  $(REGISTRY_SH) push $(REGISTRY_NAME) $(kind_load_list) > $(E2E_SHIP_OUT)/registry-images.txt; \
+	  $(MAKE) --no-print-directory package-push KIND_CLUSTER=$(KIND_CLUSTER); \
 	  promop=$$(cd / && GOFLAGS= GOWORK=off go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -n "$$promop" ] || { echo "e2e: go mod download prometheus-operator@$(PROM_OPERATOR_VERSION) gave no module dir" >&2; exit 1; }; \
+	  SPACEFLEET_E2E_REGISTRY=$$reg SPACEFLEET_E2E_REGISTRY_IMAGES=$(CURDIR)/$(E2E_SHIP_OUT)/registry-images.txt \
+	  SPACEFLEET_E2E_PACKAGES=$(CURDIR)/$(PACKAGE_DIR) SPACEFLEET_E2E_KEYRING=$(CURDIR)/$(SIGNING_DIR)/pubring.gpg \
+	  SPACEFLEET_E2E_CHART_VERSION=$(call chart_version,$(GATES_CHART)) SPACEFLEET_E2E_PREV_CHART_VERSION=$(RELEASED_VERSION) \
+	  SPACEFLEET_E2E_PREV_VALUES=$(CURDIR)/.build/previous/$(RELEASED_VERSION)/examples/values \
 	  SPACEFLEET_E2E_PROM_CRDS="$$promop/example/prometheus-operator-crd" \
 	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
@@ -127,6 +139,6 @@ e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
 	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
-	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); \
+	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); scripts/registry.sh down $(REGISTRY_NAME); \
 	  else echo ">> keeping cluster $(KIND_CLUSTER): export KUBECONFIG=$$kcfg"; fi; \
 	  exit $$rc

@@ -14,7 +14,9 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.databaseMode" . -}}
 {{- include "spacefleet.validate.url" . -}}
 {{- include "spacefleet.validate.tlsPaths" . -}}
+{{- include "spacefleet.validate.deprecations" . -}}
 {{- include "spacefleet.validate.postgresqlVersion" . -}}
+{{- include "spacefleet.validate.postgresqlMajorUpgrade" . -}}
 {{- include "spacefleet.validate.postgresql" . -}}
 {{- include "spacefleet.validate.migrations" . -}}
 {{- include "spacefleet.validate.web" . -}}
@@ -114,6 +116,25 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.fail" (printf "postgresql.image.tag %q does not start with a PostgreSQL major version. Pin a versioned tag such as \"16.6\" (14 to 17 are supported)." (toString .Values.postgresql.image.tag)) -}}
 {{- else if lt (atoi $major) 14 -}}
 {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s; Spacefleet needs 14 or newer. Set postgresql.image.tag to a 14–17 release such as \"16.6\"." (toString .Values.postgresql.image.tag) $major) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A data directory initialised by one PostgreSQL major cannot be opened by another: the new pod would crash-loop and
+the old one is gone. Compare with what runs now (lookup: `helm install/upgrade` against a cluster; `helm template`
+sees nothing and passes) and refuse before anything changes.
+*/}}
+{{- define "spacefleet.validate.postgresqlMajorUpgrade" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- $name := include "spacefleet.postgresql.fullname" . -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" .Release.Namespace $name -}}
+{{- if $sts -}}
+  {{- $running := include "spacefleet.postgresql.runningMajor" $sts -}}
+  {{- $want := include "spacefleet.postgresql.majorVersion" . -}}
+  {{- if and $running $want (ne $running $want) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s, but the bundled database (StatefulSet %s) runs PostgreSQL %s: its data directory cannot be opened by another major version, so this upgrade would leave a crash-looping database. Keep postgresql.image.tag on a %s.x release for this release, and move the data to PostgreSQL %s with the runbook in the chart README, section \"PostgreSQL major upgrades\" (dump, new volume, restore)." (toString .Values.postgresql.image.tag) $want $name $running $running $want) -}}
+  {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -310,6 +331,11 @@ extra containers need unique names.
   {{- end -}}
   {{- end -}}
 {{- end -}}
+{{- end -}}
+
+{{/* Renamed and removed values keys: the table lives in _deprecations.tpl. */}}
+{{- define "spacefleet.validate.deprecations" -}}
+{{- include "spacefleet.deprecations.check" (dict "values" .Values "table" (include "spacefleet.deprecations.table" . | fromJsonArray)) -}}
 {{- end -}}
 
 {{/*

@@ -36,6 +36,7 @@ type Env struct {
 	GatewayCRDs  string // directory of the Gateway API standard CRDs (SPACEFLEET_E2E_GATEWAY_API_CRDS, from make)
 	Verbose      bool   // SPACEFLEET_E2E_VERBOSE=1: terratest logs every kubectl command and its output
 	KeepNS       bool   // SPACEFLEET_E2E_KEEP_NAMESPACES=1: leave the test namespaces for debugging
+	OCI          OCI    // the local OCI registry and the signed packages (oci.go); zero when `make e2e` set none up
 }
 
 // Image is a repository and tag, as the chart's values take them.
@@ -92,6 +93,7 @@ func load() {
 		Verbose:      os.Getenv("SPACEFLEET_E2E_VERBOSE") == "1",
 		KeepNS:       os.Getenv("SPACEFLEET_E2E_KEEP_NAMESPACES") == "1",
 	}
+	e.OCI = loadOCI()
 	if e.Kubeconfig == "" {
 		skipMsg = "SPACEFLEET_E2E_KUBECONFIG is not set: run the suites with `make e2e` (or export the SPACEFLEET_E2E_* variables of mk/kind.mk)"
 		return

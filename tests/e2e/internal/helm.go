@@ -23,6 +23,12 @@ type Release struct {
 	Env  *Env
 	// Helm4 runs the helm v4 binary directly (terratest's helm module always runs "helm", which is v3 here).
 	Helm4 bool
+	// ChartRef is what install and upgrade install ("" = the working copy, Env.Chart), e.g. an oci:// reference,
+	// with ChartArgs (--version, --verify, --keyring, ...). See FromOCI.
+	ChartRef  string
+	ChartArgs []string
+	// Images replaces the image values (e.g. registry references by digest); nil = the kind-loaded images.
+	Images map[string]string
 	// Chart overrides Env.Chart (e.g. an umbrella chart with spacefleet as a dependency), and ValuesPrefix is where
 	// this chart's values live in it ("spacefleet." for a dependency).
 	Chart, ValuesPrefix string
@@ -99,6 +105,9 @@ func objectName(base, suffix string, max int) string {
 
 // Values for the local images: nothing can be pulled, every image is loaded into kind.
 func (r *Release) imageValues() map[string]string {
+	if r.Images != nil {
+		return r.Images
+	}
 	out := map[string]string{}
 	for k, v := range map[string]string{
 		"image.repository":            r.Env.AppImage.Repository,
@@ -165,11 +174,16 @@ func (r *Release) Upgrade(t testing.TB, examples []string, overrides map[string]
 func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) Result {
 	t.Helper()
 	args := append([]string{"--wait", "--timeout", helmTimeout}, extra...)
+	chart := r.chart()
+	if r.ChartRef != "" {
+		chart = r.ChartRef
+		args = append(args, r.ChartArgs...)
+	}
 	start := time.Now()
 	var out string
 	var err error
 	if r.Helm4 {
-		full := []string{cmd, r.Name, r.chart()}
+		full := []string{cmd, r.Name, chart}
 		full = append(full, r.commonArgs()...)
 		for _, f := range files {
 			full = append(full, "-f", f)
@@ -182,9 +196,9 @@ func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) 
 		o := r.options(files)
 		o.ExtraArgs = map[string][]string{cmd: args}
 		if cmd == "install" {
-			err = helm.InstallE(t, o, r.chart(), r.Name)
+			err = helm.InstallE(t, o, chart, r.Name)
 		} else {
-			err = helm.UpgradeE(t, o, r.chart(), r.Name)
+			err = helm.UpgradeE(t, o, chart, r.Name)
 		}
 		if err != nil {
 			out = err.Error()
