@@ -19,6 +19,9 @@ E2E_NETPOL_IMAGE_REPO ?= spacefleet/kube-network-policies
 E2E_NETPOL_IMAGE    ?= $(E2E_NETPOL_IMAGE_REPO):$(NETPOL_VERSION)
 E2E_KEEP            ?= 0
 E2E_TIMEOUT         ?= 60m
+# The Prometheus Operator CRDs (ServiceMonitor, PrometheusRule) the zero-downtime suite applies, from this module's
+# example/prometheus-operator-crd/ (the API server validates what the chart renders against them).
+PROM_OPERATOR_VERSION := v0.94.1
 # extra `go test` flags, e.g. E2E_FLAGS="-run TestBundled -v"
 E2E_FLAGS           ?=
 KIND_IMAGES_ENV     := CACHE=$(CACHE) K8S_VERSION=$(K8S_VERSION) KIND_VERSION=$(KIND_VERSION)
@@ -123,10 +126,13 @@ e2e: docker tools-kind tools-helm4 images images-registry ## e2e suites against 
 	  reg=$$($(REGISTRY_SH) up $(REGISTRY_NAME) $(REGISTRY_IMAGE)); $(REGISTRY_SH) connect $(REGISTRY_NAME) $(KIND_CLUSTER); \
 	  $(REGISTRY_SH) push $(REGISTRY_NAME) $(kind_load_list) > $(E2E_SHIP_OUT)/registry-images.txt; \
 	  $(MAKE) --no-print-directory package-push KIND_CLUSTER=$(KIND_CLUSTER); \
+	  promop=$$(cd / && GOFLAGS= GOWORK=off go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  [ -n "$$promop" ] || { echo "e2e: go mod download prometheus-operator@$(PROM_OPERATOR_VERSION) gave no module dir" >&2; exit 1; }; \
 	  SPACEFLEET_E2E_REGISTRY=$$reg SPACEFLEET_E2E_REGISTRY_IMAGES=$(CURDIR)/$(E2E_SHIP_OUT)/registry-images.txt \
 	  SPACEFLEET_E2E_PACKAGES=$(CURDIR)/$(PACKAGE_DIR) SPACEFLEET_E2E_KEYRING=$(CURDIR)/$(SIGNING_DIR)/pubring.gpg \
 	  SPACEFLEET_E2E_CHART_VERSION=$(call chart_version,$(GATES_CHART)) SPACEFLEET_E2E_PREV_CHART_VERSION=$(RELEASED_VERSION) \
 	  SPACEFLEET_E2E_PREV_VALUES=$(CURDIR)/.build/previous/$(RELEASED_VERSION)/examples/values \
+	  SPACEFLEET_E2E_PROM_CRDS="$$promop/example/prometheus-operator-crd" \
 	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
 	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_NETPOL_IMAGE=$(E2E_NETPOL_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacefleet/spacefleet/internal/loadgen"
+	"github.com/spacefleet/spacefleet/internal/metrics/metricstest"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/pgtest"
 )
@@ -293,13 +295,14 @@ func report(t *testing.T, r result) dbReport {
 func TestWebBinary(t *testing.T) {
 	srv := pgtest.Start(t, pgtest.Options{TLS: &pgtest.TLS{}})
 	dbname := srv.CreateDB(t, "app")
-	port := freePort(t)
+	port, metricsPort := freePort(t), freePort(t)
 	cmd := exec.Command(binary, "web")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = []string{
 		"DATABASE_URL=" + srv.URL("localhost", dbname, "sslmode=verify-full&sslrootcert="+srv.Certs.CAFile),
-		"PORT=" + strconv.Itoa(port), "SPACEFLEET_COMPONENT=web",
+		"PORT=" + strconv.Itoa(port), "SPACEFLEET_COMPONENT=web", "SPACEFLEET_METRICS_PORT=" + strconv.Itoa(metricsPort),
+		"SPACEFLEET_SHUTDOWN_DELAY=1s",
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -322,6 +325,24 @@ func TestWebBinary(t *testing.T) {
 	}
 	t.Logf("MEASURE web start-to-ready (process start, TLS verify-full, empty database, 3 migrations): %s", ready)
 
+	// The load generator subcommand against the running server: every request answered.
+	lg := run(t, nil, "loadgen", "-url", base+"/api/ships", "-requests", "20", "-rate", "200")
+	var res loadgen.Result
+	if err := json.Unmarshal([]byte(lg.stdout), &res); lg.code != 0 || err != nil || res.OK != 20 || res.Failed != 0 {
+		t.Fatalf("loadgen: exit %d, %v, %+v, stderr %s", lg.code, err, res, lg.stderr)
+	}
+	// /metrics on its own port, in the text format, counting those requests.
+	f := metricstest.Scrape(t, "http://127.0.0.1:"+strconv.Itoa(metricsPort)+"/metrics")
+	if v := f.MustValue(t, "spacefleet_http_requests_total", map[string]string{"route": "/api/ships", "code": "200"}); v != 20 {
+		t.Errorf("requests counted %v, want 20", v)
+	}
+	if resp, err := http.Get(base + "/metrics"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the API port serves /metrics (%d): it must stay on its own port", resp.StatusCode)
+		}
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -338,6 +359,9 @@ func TestWebBinary(t *testing.T) {
 	if strings.Contains(out.String(), srv.Password) {
 		t.Fatal("logs contain the password")
 	}
+	if !strings.Contains(out.String(), `"msg":"shutting down: not ready, still serving"`) {
+		t.Errorf("no shutdown-delay log line:\n%s", out.String())
+	}
 	if !strings.Contains(out.String(), `"msg":"stopped"`) {
 		t.Errorf("no graceful-stop log line:\n%s", out.String())
 	}
@@ -346,6 +370,12 @@ func TestWebBinary(t *testing.T) {
 func TestUsage(t *testing.T) {
 	if r := run(t, nil, "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "usage") {
 		t.Fatalf("unknown subcommand: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, nil, "web", "extra"); r.code != 2 {
+		t.Fatalf("extra arguments: exit %d", r.code)
+	}
+	if r := run(t, nil, "loadgen", "-url", "http://example.com/"); r.code != 2 || !strings.Contains(r.stderr, "cluster") || r.stdout != "" {
+		t.Fatalf("loadgen against a public host: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -87,6 +89,12 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
 	}
+	// A cancelled context (a request's deadline, a worker's shutdown timeout) cancels the statement on the server
+	// too, so its transaction ends and its locks go at once; pgx's default only drops the client side, leaving a
+	// backend that holds a job's row lock until whatever it waits for is over.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 500 * time.Millisecond}
+	}
 	var warnOnce sync.Once
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		v := conn.PgConn().ParameterStatus("server_version")
@@ -106,15 +114,7 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 // reconnects on its own after an outage, which is what lets web and worker
 // heal without a restart.
 func NewPool(databaseURL, component string, log *slog.Logger) (*pgxpool.Pool, error) {
-	cfg, err := Config(databaseURL, component, log)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, Diagnose(err, databaseURL)
-	}
-	return pool, nil
+	return NewPoolWith(databaseURL, component, log, Hooks{})
 }
 
 // Connect is NewPool plus one ping: the connection works now, or a diagnosis.

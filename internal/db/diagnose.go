@@ -158,6 +158,16 @@ var rules = []rule{
 		},
 	},
 	{
+		// 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now: a restart, failover or
+		// recovery. Transient: the pool reconnects once the server accepts connections again.
+		name: "server-unavailable",
+		match: func(err error, _ string) bool {
+			return sqlstate("57P01")(err, "") || sqlstate("57P02")(err, "") || sqlstate("57P03")(err, "")
+		},
+		cause: is("the database server is starting up, shutting down or restarting (SQLSTATE 57P01/57P02/57P03)"),
+		fix:   "nothing to change if it passes: web and worker reconnect on their own; if it persists, check the database server's log (crash recovery, failover, a stuck restart)",
+	},
+	{
 		name: "tls-refused-by-server",
 		match: func(_ error, text string) bool {
 			return strings.Contains(text, "server refused TLS connection")

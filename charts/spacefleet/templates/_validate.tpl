@@ -27,6 +27,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.services" . -}}
 {{- include "spacefleet.validate.route" . -}}
 {{- include "spacefleet.validate.extraObjects" . -}}
+{{- include "spacefleet.validate.monitoring" . -}}
 {{- include "spacefleet.validate.networkPolicy" . -}}
 {{- end -}}
 
@@ -267,7 +268,7 @@ Per-pod checks: extra env must not shadow what the chart sets (each name maps to
 extra containers need unique names.
 */}}
 {{- define "spacefleet.validate.pods" -}}
-{{- $owned := dict "DATABASE_URL" "externalDatabase.url or externalDatabase.existingSecret" "PGHOST" "externalDatabase.host" "PGPORT" "externalDatabase.port" "PGDATABASE" "externalDatabase.database" "PGUSER" "externalDatabase.username" "PGPASSWORD" "externalDatabase.password / postgresql.auth.existingSecret" "PGSSLMODE" "externalDatabase.sslmode" "PGSSLROOTCERT" "externalDatabase.sslrootcert" "PGSSLCERT" "config.extraVolumes and sslcert in the connection" "PGSSLKEY" "config.extraVolumes and sslkey in the connection" "PORT" "web.port / worker.port" "LOG_LEVEL" "config.logLevel" "SPACEFLEET_MIGRATIONS_VIA_HOOK" "migrations.viaHook" "SPACEFLEET_RATE_LIMIT_BACKEND" "rateLimiting.backend" "SPACEFLEET_RATE_LIMIT_REQUESTS" "rateLimiting.requests" "SPACEFLEET_RATE_LIMIT_WINDOW" "rateLimiting.window" "SPACEFLEET_COMPONENT" "nothing: the chart names each pod's component" -}}
+{{- $owned := dict "DATABASE_URL" "externalDatabase.url or externalDatabase.existingSecret" "PGHOST" "externalDatabase.host" "PGPORT" "externalDatabase.port" "PGDATABASE" "externalDatabase.database" "PGUSER" "externalDatabase.username" "PGPASSWORD" "externalDatabase.password / postgresql.auth.existingSecret" "PGSSLMODE" "externalDatabase.sslmode" "PGSSLROOTCERT" "externalDatabase.sslrootcert" "PGSSLCERT" "config.extraVolumes and sslcert in the connection" "PGSSLKEY" "config.extraVolumes and sslkey in the connection" "PORT" "web.port / worker.port" "LOG_LEVEL" "config.logLevel" "SPACEFLEET_MIGRATIONS_VIA_HOOK" "migrations.viaHook" "SPACEFLEET_RATE_LIMIT_BACKEND" "rateLimiting.backend" "SPACEFLEET_RATE_LIMIT_REQUESTS" "rateLimiting.requests" "SPACEFLEET_RATE_LIMIT_WINDOW" "rateLimiting.window" "SPACEFLEET_COMPONENT" "nothing: the chart names each pod's component" "SPACEFLEET_METRICS_PORT" "metrics.port" "SPACEFLEET_SHUTDOWN_DELAY" "web.shutdownDelaySeconds" "SPACEFLEET_SHUTDOWN_TIMEOUT" "web.shutdownTimeoutSeconds / worker.shutdownTimeoutSeconds" -}}
 {{- range $prefix, $v := dict "" .Values "web." .Values.web "worker." .Values.worker "migrations." .Values.migrations -}}
   {{- range $i, $e := $v.extraEnv | default list -}}
     {{- $name := toString (get ($e | default dict) "name") -}}
@@ -350,6 +351,40 @@ extra containers need unique names.
 {{- if or (hasKey $obj "Error") (not $obj.apiVersion) (not $obj.kind) (not ($obj.metadata | default dict).name) -}}
 {{- include "spacefleet.fail" (printf "extraObjects[%d] is not a Kubernetes manifest after rendering (it needs apiVersion, kind and metadata.name%s). Fix that entry." $i (ternary (printf "; YAML error: %v" (get $obj "Error")) "" (hasKey $obj "Error"))) -}}
 {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Metrics: the monitoring objects need the metrics port, which must not collide with the app's ports. */}}
+{{- define "spacefleet.validate.monitoring" -}}
+{{- $m := .Values.metrics -}}
+{{- if not $m.enabled -}}
+  {{- range $k := list "serviceMonitor" "prometheusRule" -}}
+  {{- if (index $m $k).enabled -}}
+  {{- include "spacefleet.fail" (printf "metrics.%s.enabled=true needs metrics.enabled=true: it scrapes (or alerts on) the metrics port web and worker only open when metrics are on. Set metrics.enabled=true, or metrics.%s.enabled=false." $k $k) -}}
+  {{- end -}}
+  {{- end -}}
+{{- else -}}
+  {{- range $c := list "web" "worker" -}}
+  {{- if eq (int64 $m.port) (int64 (index $.Values $c).port) -}}
+  {{- include "spacefleet.fail" (printf "metrics.port and %s.port are both %s: metrics need a port of their own (so the %s Service never exposes them). Set metrics.port to another port, e.g. 9090." $c (include "spacefleet.int" $m.port) $c) -}}
+  {{- end -}}
+  {{- end -}}
+  {{- range $l := list "severity" "namespace" "cause" "reason" "alertname" -}}
+  {{- if hasKey ($m.prometheusRule.additionalAlertLabels | default dict) $l -}}
+  {{- include "spacefleet.fail" (printf "metrics.prometheusRule.additionalAlertLabels sets %s, which the alerts set themselves (each alert has its own severity; namespace and cause identify what fails). Remove it; route on another label (e.g. team) in Alertmanager." $l) -}}
+  {{- end -}}
+  {{- end -}}
+  {{- $sm := $m.serviceMonitor -}}
+  {{- if $sm.enabled -}}
+  {{- $interval := include "spacefleet.monitoring.durationMs" $sm.interval -}}
+  {{- $timeout := include "spacefleet.monitoring.durationMs" $sm.scrapeTimeout -}}
+  {{- if or (not $interval) (not $timeout) -}}
+  {{- include "spacefleet.fail" (printf "metrics.serviceMonitor.interval (%v) and scrapeTimeout (%v) must be Prometheus durations such as 30s, 1m or 1m30s." $sm.interval $sm.scrapeTimeout) -}}
+  {{- end -}}
+  {{- if gt (int64 $timeout) (int64 $interval) -}}
+  {{- include "spacefleet.fail" (printf "metrics.serviceMonitor.scrapeTimeout (%s) is longer than metrics.serviceMonitor.interval (%s): Prometheus refuses such a scrape configuration. Lower scrapeTimeout or raise interval." $sm.scrapeTimeout $sm.interval) -}}
+  {{- end -}}
+  {{- end -}}
 {{- end -}}
 {{- end -}}
 
