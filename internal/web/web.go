@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +33,9 @@ type Config struct {
 	RateLimit         int
 	RateWindow        time.Duration
 	ShutdownTimeout   time.Duration
+	// TLSCertFile and TLSKeyFile, both set, make the server speak HTTPS only (reloading renewed files).
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // ConfigFromEnv reads Config with the contract's defaults.
@@ -44,6 +48,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ShutdownTimeout:  20 * time.Second,
 	}
 	var err error
+	if c.TLSCertFile, c.TLSKeyFile, err = tlsFiles(getenv); err != nil {
+		return c, err
+	}
 	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
 		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
 	}
@@ -97,7 +104,23 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
+	if ln, err = s.TLSListener(ln); err != nil {
+		ln.Close()
+		return err
+	}
 	return s.Serve(ctx, ln)
+}
+
+// TLSListener wraps ln in TLS when the config names a key pair (the pair must load now); otherwise it returns ln.
+func (s *Server) TLSListener(ln net.Listener) (net.Listener, error) {
+	if s.cfg.TLSCertFile == "" {
+		return ln, nil
+	}
+	r, err := NewCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
+	if err != nil {
+		return ln, err
+	}
+	return tls.NewListener(ln, r.TLSConfig()), nil
 }
 
 // Close releases the pool.
@@ -118,7 +141,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "rate_limit_backend", s.cfg.RateLimitBackend)
+	s.log.Info("listening", "addr", ln.Addr().String(), "https", s.cfg.TLSCertFile != "", "rate_limit_backend", s.cfg.RateLimitBackend)
 	select {
 	case err := <-errc:
 		return err
