@@ -13,6 +13,8 @@ HELM3_VERSION       := v3.22.0
 HELM4_VERSION       := v4.3.1
 KIND_VERSION        := v0.30.0
 K8S_VERSION         := v1.33.13
+CERT_MANAGER_VERSION := v1.21.2
+CNPG_VERSION        := 1.27.1
 
 include mk/*.mk
 

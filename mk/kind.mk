@@ -102,7 +102,9 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_DEMO_CLUSTER); fi
 
 # ---- e2e ----
-e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+# A full run (no E2E_FLAGS: CI) builds the add-on images up front, before the suites load the cluster; a filtered
+# run leaves that to the suites that need them (scripts/addons.sh, called by the harness).
+e2e: docker tools-kind tools-helm4 images $(if $(strip $(E2E_FLAGS)),,images-addons) ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
@@ -110,6 +112,7 @@ e2e: docker tools-kind tools-helm4 images ## e2e suites against a kind cluster (
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
 	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
+	  SPACEFLEET_E2E_ADDONS=$(CURDIR)/scripts/addons.sh $(ADDONS_ENV) \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
 	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); \
 	  else echo ">> keeping cluster $(KIND_CLUSTER): export KUBECONFIG=$$kcfg"; fi; \
