@@ -8,9 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
+	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/web"
@@ -25,7 +25,10 @@ func main() {
 		os.Exit(2)
 	}
 	cmd := os.Args[1]
-	log := newLogger(cmd)
+	log, levelErr := newLogger(cmd)
+	if levelErr != nil {
+		fail(log, cmd, levelErr)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
 
@@ -50,20 +53,29 @@ func main() {
 		os.Exit(2)
 	}
 	if err != nil {
-		db.LogError(log, cmd+" failed", db.Diagnose(err, os.Getenv("DATABASE_URL")))
-		os.Exit(1)
+		fail(log, cmd, err)
 	}
 }
 
-// newLogger writes JSON lines to stdout at LOG_LEVEL, tagged with the component.
-func newLogger(cmd string) *slog.Logger {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(strings.ToUpper(os.Getenv("LOG_LEVEL")))); err != nil || os.Getenv("LOG_LEVEL") == "" {
-		level = slog.LevelInfo
+// fail logs why cmd stopped and exits 1. A configuration error names the env var and the values key that sets it;
+// only what is left goes through the database diagnosis.
+func fail(log *slog.Logger, cmd string, err error) {
+	if ce, ok := config.As(err); ok {
+		log.Error(cmd+" failed: configuration error", "error", ce.Error(), "cause", "configuration",
+			"env", ce.Env, "values_key", ce.Key, "fix", ce.Fix())
+		os.Exit(1)
 	}
+	db.LogError(log, cmd+" failed", db.Diagnose(err, os.Getenv("DATABASE_URL")))
+	os.Exit(1)
+}
+
+// newLogger writes JSON lines to stdout at LOG_LEVEL, tagged with the component. An unknown LOG_LEVEL is a
+// configuration error (returned with an info-level logger to report it).
+func newLogger(cmd string) (*slog.Logger, error) {
+	level, err := config.LogLevel(os.Getenv)
 	component := os.Getenv("SPACEFLEET_COMPONENT")
 	if component == "" {
 		component = cmd
 	}
-	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("component", component)
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("component", component), err
 }

@@ -277,3 +277,51 @@ func freePort(t *testing.T) int {
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
 }
+
+// TestConfigurationErrors: a value the server cannot use is reported as a configuration error naming the env var
+// and the values key that sets it, never run through the database diagnosis (issue 15: "1e+06" crash-looped web
+// with "unrecognised database error"). No database is needed: configuration is read before any connection.
+func TestConfigurationErrors(t *testing.T) {
+	const url = "DATABASE_URL=postgres://u:secret-pw@127.0.0.1:1/db?sslmode=disable"
+	for _, tc := range []struct {
+		cmd, env, key string
+	}{
+		{"web", "SPACEFLEET_RATE_LIMIT_REQUESTS=1e+06", "rateLimiting.requests"},
+		{"web", "SPACEFLEET_RATE_LIMIT_WINDOW=ten minutes", "rateLimiting.window"},
+		{"web", "PORT=80800", "web.port"},
+		{"web", "SPACEFLEET_RATE_LIMIT_BACKEND=redis", "rateLimiting.backend"},
+		{"worker", "PORT=http", "worker.port"},
+		{"worker", "SPACEFLEET_MIGRATIONS_VIA_HOOK=yes please", "migrations.viaHook"},
+		{"migrate", "LOG_LEVEL=loud", "config.logLevel"},
+	} {
+		t.Run(tc.cmd+" "+tc.env, func(t *testing.T) {
+			r := run(t, []string{url, tc.env}, tc.cmd)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s%s", r.code, r.stdout, r.stderr)
+			}
+			if strings.Contains(r.stdout+r.stderr, "secret-pw") {
+				t.Fatal("output contains the database password")
+			}
+			var line map[string]any
+			for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var m map[string]any
+				if json.Unmarshal([]byte(l), &m) == nil && m["level"] == "ERROR" {
+					line = m
+				}
+			}
+			if line == nil {
+				t.Fatalf("no ERROR line:\n%s", r.stdout)
+			}
+			name := strings.SplitN(tc.env, "=", 2)[0]
+			if line["cause"] != "configuration" || line["env"] != name || line["values_key"] != tc.key {
+				t.Errorf("got cause=%v env=%v values_key=%v, want configuration %s %s:\n%s", line["cause"], line["env"], line["values_key"], name, tc.key, r.stdout)
+			}
+			if fix, _ := line["fix"].(string); !strings.Contains(fix, tc.key) {
+				t.Errorf("fix %q does not name %s", fix, tc.key)
+			}
+			if strings.Contains(r.stdout, "database error") || strings.Contains(r.stdout, "dbcheck") {
+				t.Errorf("a configuration error went through the database diagnosis:\n%s", r.stdout)
+			}
+		})
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"sync"
 	"time"
+
+	"github.com/spacefleet/spacefleet/internal/config"
 )
 
 // CertReloader serves the key pair in two PEM files and re-reads them when they change, so a certificate renewed
@@ -93,7 +95,12 @@ func notAfter(c *tls.Certificate) string {
 func tlsFiles(getenv func(string) string) (cert, key string, err error) {
 	cert, key = getenv("SPACEFLEET_TLS_CERT_FILE"), getenv("SPACEFLEET_TLS_KEY_FILE")
 	if (cert == "") != (key == "") {
-		return "", "", errors.New("SPACEFLEET_TLS_CERT_FILE and SPACEFLEET_TLS_KEY_FILE must be set together (HTTPS) or both left empty (HTTP)")
+		env, value := "SPACEFLEET_TLS_KEY_FILE", key
+		if cert == "" {
+			env, value = "SPACEFLEET_TLS_CERT_FILE", cert
+		}
+		return "", "", &config.Error{Env: env, Value: value, Key: EnvKeys[env], Want: "a PEM file path when the other of SPACEFLEET_TLS_CERT_FILE/SPACEFLEET_TLS_KEY_FILE is set",
+			Err: errors.New("SPACEFLEET_TLS_CERT_FILE and SPACEFLEET_TLS_KEY_FILE must be set together (HTTPS) or both left empty (HTTP)")}
 	}
 	return cert, key, nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/ratelimit"
@@ -38,29 +39,36 @@ type Config struct {
 	TLSKeyFile  string
 }
 
-// ConfigFromEnv reads Config with the contract's defaults.
+// EnvKeys maps each env var web reads to the chart values key that renders it (for configuration errors).
+var EnvKeys = map[string]string{
+	"PORT":                           "web.port",
+	"SPACEFLEET_MIGRATIONS_VIA_HOOK": "migrations.viaHook",
+	"SPACEFLEET_RATE_LIMIT_BACKEND":  "rateLimiting.backend",
+	"SPACEFLEET_RATE_LIMIT_REQUESTS": "rateLimiting.requests",
+	"SPACEFLEET_RATE_LIMIT_WINDOW":   "rateLimiting.window",
+	"SPACEFLEET_TLS_CERT_FILE":       "web.tls",
+	"SPACEFLEET_TLS_KEY_FILE":        "web.tls",
+}
+
+// ConfigFromEnv reads Config with the contract's defaults. An unusable value is a *config.Error.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	r := config.NewReader(getenv, EnvKeys)
 	c := Config{
-		DatabaseURL:      getenv("DATABASE_URL"),
-		Component:        or(getenv("SPACEFLEET_COMPONENT"), "web"),
-		Port:             or(getenv("PORT"), "8080"),
-		RateLimitBackend: or(getenv("SPACEFLEET_RATE_LIMIT_BACKEND"), "memory"),
-		ShutdownTimeout:  20 * time.Second,
+		DatabaseURL:       getenv("DATABASE_URL"),
+		Component:         r.String("SPACEFLEET_COMPONENT", "web"),
+		Port:              r.Port("PORT", "8080"),
+		MigrationsViaHook: r.Bool("SPACEFLEET_MIGRATIONS_VIA_HOOK"),
+		RateLimitBackend:  r.OneOf("SPACEFLEET_RATE_LIMIT_BACKEND", "memory", "memory", "postgres"),
+		RateLimit:         r.Int("SPACEFLEET_RATE_LIMIT_REQUESTS", 100, 1),
+		RateWindow:        r.Duration("SPACEFLEET_RATE_LIMIT_WINDOW", time.Minute),
+		ShutdownTimeout:   20 * time.Second,
 	}
-	var err error
-	if c.TLSCertFile, c.TLSKeyFile, err = tlsFiles(getenv); err != nil {
+	if err := r.Err(); err != nil {
 		return c, err
 	}
-	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
-	}
-	if c.RateLimit, err = strconv.Atoi(or(getenv("SPACEFLEET_RATE_LIMIT_REQUESTS"), "100")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_RATE_LIMIT_REQUESTS: %w", err)
-	}
-	if c.RateWindow, err = time.ParseDuration(or(getenv("SPACEFLEET_RATE_LIMIT_WINDOW"), "1m")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_RATE_LIMIT_WINDOW: %w", err)
-	}
-	return c, nil
+	var err error
+	c.TLSCertFile, c.TLSKeyFile, err = tlsFiles(getenv)
+	return c, err
 }
 
 func or(s, def string) string {

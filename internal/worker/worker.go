@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 )
@@ -29,21 +30,23 @@ type Config struct {
 	PollInterval      time.Duration
 }
 
-// ConfigFromEnv reads Config with the contract's defaults.
+// EnvKeys maps each env var the worker reads to the chart values key that renders it (for configuration errors).
+var EnvKeys = map[string]string{
+	"PORT":                           "worker.port",
+	"SPACEFLEET_MIGRATIONS_VIA_HOOK": "migrations.viaHook",
+}
+
+// ConfigFromEnv reads Config with the contract's defaults. An unusable value is a *config.Error.
 func ConfigFromEnv(getenv func(string) string) (Config, error) {
-	c := Config{DatabaseURL: getenv("DATABASE_URL"), Component: getenv("SPACEFLEET_COMPONENT"),
-		Port: getenv("PORT"), PollInterval: time.Second}
-	if c.Component == "" {
-		c.Component = "worker"
+	r := config.NewReader(getenv, EnvKeys)
+	c := Config{
+		DatabaseURL:       getenv("DATABASE_URL"),
+		Component:         r.String("SPACEFLEET_COMPONENT", "worker"),
+		Port:              r.Port("PORT", "8081"),
+		MigrationsViaHook: r.Bool("SPACEFLEET_MIGRATIONS_VIA_HOOK"),
+		PollInterval:      time.Second,
 	}
-	if c.Port == "" {
-		c.Port = "8081"
-	}
-	var err error
-	if c.MigrationsViaHook, err = migrations.ParseBool(getenv("SPACEFLEET_MIGRATIONS_VIA_HOOK")); err != nil {
-		return c, fmt.Errorf("SPACEFLEET_MIGRATIONS_VIA_HOOK: %w", err)
-	}
-	return c, nil
+	return c, r.Err()
 }
 
 // Run serves the liveness endpoint on cfg.Port and works the queue until ctx ends.

@@ -61,7 +61,7 @@ func TestSchemaAndValuesDescribeTheSameKeys(t *testing.T) {
 	var strict func(path string, s map[string]any)
 	strict = func(path string, s map[string]any) {
 		props, ok := s["properties"].(map[string]any)
-		if !ok {
+		if !ok || path == "values.global" { // global is shared with a parent chart: open by design
 			return
 		}
 		assert.Equalf(t, false, s["additionalProperties"], "%s: additionalProperties must be false", path)

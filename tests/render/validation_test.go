@@ -51,7 +51,7 @@ func TestBadValuesAreRefusedNamingTheKey(t *testing.T) {
 		{"PostgreSQL 13", []string{"postgresql.image.tag=13.16"}, "postgresql.image.tag",
 			[]string{"postgresql.image.tag=14.13"}},
 		{"unversioned PostgreSQL tag", []string{"postgresql.image.tag=latest"}, "postgresql.image.tag",
-			[]string{"postgresql.image.tag=15"}},
+			[]string{"postgresql.image.tag=15.8"}},
 		{"misspelt top-level key", []string{"externalDatabse.url=postgres://u:p@db/sf"}, "externalDatabse",
 			nil},
 		{"misspelt database key", append(append([]string{}, external...), "externalDatabase.existingSecretKy=uri"), "existingSecretKy",

@@ -25,7 +25,8 @@ import (
 const refPrefix = "#/definitions/"
 
 // sources are the standalone kind schemas whose definitions cover every type values.yaml passes through.
-var sources = []string{"pod-v1.json", "service-v1.json", "ingress-networking-v1.json"}
+var sources = []string{"pod-v1.json", "service-v1.json", "ingress-networking-v1.json", "deployment-apps-v1.json",
+	"horizontalpodautoscaler-autoscaling-v2.json", "networkpolicy-networking-v1.json"}
 
 func main() {
 	k8s := flag.String("k8s-schemas", "", "a <version>-standalone-strict directory written by tools/k8sschema")

@@ -21,7 +21,7 @@ where the connection string or the TLS files come from.
 {{- if eq (include "spacefleet.database.mode" .) "existingSecret" -}}
 {{- .Values.externalDatabase.existingSecret -}}
 {{- else -}}
-{{- printf "%s-database" (include "spacefleet.fullname" .) -}}
+{{- include "spacefleet.names.object" (dict "ctx" . "suffix" "database") -}}
 {{- end -}}
 {{- end -}}
 
@@ -45,8 +45,14 @@ the release's Secret; the migrate hook reads its hook-scoped copy when it has on
 {{- end -}}
 {{- end -}}
 
+{{/* The bundled database's StatefulSet and Service (52: the StatefulSet's limit, see spacefleet.names.object). */}}
 {{- define "spacefleet.postgresql.fullname" -}}
-{{- printf "%s-postgresql" (include "spacefleet.fullname" .) | trunc 63 | trimSuffix "-" -}}
+{{- include "spacefleet.names.object" (dict "ctx" . "suffix" "postgresql" "max" 52) -}}
+{{- end -}}
+
+{{/* The StatefulSet's headless governing Service. */}}
+{{- define "spacefleet.postgresql.headlessName" -}}
+{{- include "spacefleet.names.object" (dict "ctx" . "suffix" "postgresql-hl") -}}
 {{- end -}}
 
 {{- define "spacefleet.postgresql.host" -}}
@@ -96,7 +102,7 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- define "spacefleet.postgresql.caMountPath" -}}/etc/spacefleet/postgresql-ca{{- end -}}
 
 {{- define "spacefleet.postgresql.tlsSecretName" -}}
-{{- default (printf "%s-tls" (include "spacefleet.postgresql.fullname" .)) .Values.postgresql.tls.existingSecret -}}
+{{- default (include "spacefleet.names.object" (dict "ctx" . "suffix" "postgresql-tls")) .Values.postgresql.tls.existingSecret -}}
 {{- end -}}
 
 {{/* Where the bundled database's password lives: (list secretName key). */}}
@@ -181,7 +187,7 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $vols = append $vols (dict "name" "spacefleet-postgresql-ca" "secret" (dict "secretName" (include "spacefleet.postgresql.tlsSecretName" .) "items" (list (dict "key" "ca.crt" "path" "ca.crt")))) -}}
 {{- end -}}
 {{- $vols = concat $vols .Values.config.extraVolumes -}}
-{{- with $vols }}{{ toYaml . }}{{ end -}}
+{{- with $vols }}{{ include "spacefleet.yaml" . }}{{ end -}}
 {{- end -}}
 
 {{/* Container mounts matching spacefleet.database.volumes. */}}
@@ -191,7 +197,7 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $mounts = append $mounts (dict "name" "spacefleet-postgresql-ca" "mountPath" (include "spacefleet.postgresql.caMountPath" .) "readOnly" true) -}}
 {{- end -}}
 {{- $mounts = concat $mounts .Values.config.extraVolumeMounts -}}
-{{- with $mounts }}{{ toYaml . }}{{ end -}}
+{{- with $mounts }}{{ include "spacefleet.yaml" . }}{{ end -}}
 {{- end -}}
 
 {{/* Every mountPath a Spacefleet container has, one per line (for the sslrootcert/sslcert/sslkey check). */}}

@@ -10,6 +10,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- end -}}
 
 {{- define "spacefleet.validate" -}}
+{{- include "spacefleet.validate.images" . -}}
 {{- include "spacefleet.validate.databaseMode" . -}}
 {{- include "spacefleet.validate.url" . -}}
 {{- include "spacefleet.validate.tlsPaths" . -}}
@@ -17,6 +18,12 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.postgresql" . -}}
 {{- include "spacefleet.validate.migrations" . -}}
 {{- include "spacefleet.validate.web" . -}}
+{{- include "spacefleet.validate.labels" . -}}
+{{- include "spacefleet.validate.pods" . -}}
+{{- include "spacefleet.validate.scaling" . -}}
+{{- include "spacefleet.validate.services" . -}}
+{{- include "spacefleet.validate.route" . -}}
+{{- include "spacefleet.validate.extraObjects" . -}}
 {{- end -}}
 
 {{- define "spacefleet.validate.databaseMode" -}}
@@ -146,5 +153,125 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- end -}}
 {{- if not (has (toString .Values.rateLimiting.backend) (list "memory" "postgres")) -}}
 {{- include "spacefleet.fail" (printf "rateLimiting.backend %q is not valid. Use memory (one budget per pod) or postgres (one budget shared by all web replicas)." (toString .Values.rateLimiting.backend)) -}}
+{{- end -}}
+{{- end -}}
+
+
+{{/*
+Image tags: YAML reads an unquoted 1.10 as the number 1.1 (and 16.10 as 16.1), so a number is refused rather than
+rendered as a different tag. A digest pins the image; the bundled database still needs its tag for the version gate.
+*/}}
+{{- define "spacefleet.validate.images" -}}
+{{- range $key, $img := dict "image" .Values.image "postgresql.image" .Values.postgresql.image -}}
+{{- if or (kindIs "float64" $img.tag) (kindIs "int64" $img.tag) (kindIs "int" $img.tag) -}}
+{{- include "spacefleet.fail" (printf "%s.tag is the number %v, not a string: YAML reads an unquoted version such as 16.10 as the number 16.1, so the chart could pull the wrong image. Quote the tag exactly as the image is tagged (%s.tag: \"16.10\", not 16.10), or pass it with --set-string." $key $img.tag $key) -}}
+{{- end -}}
+{{- end -}}
+{{- if and .Values.postgresql.enabled .Values.postgresql.image.digest (not .Values.postgresql.image.tag) -}}
+{{- include "spacefleet.fail" "postgresql.image.digest is set but postgresql.image.tag is empty. The digest decides what is pulled; the chart still reads the PostgreSQL major version from the tag (14 to 17 are supported). Set postgresql.image.tag to the version the digest holds, e.g. \"16.6\"." -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Selectors use these labels: a commonLabels or podLabels entry may not change them. */}}
+{{- define "spacefleet.validate.labels" -}}
+{{- $reserved := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" -}}
+{{- $sources := dict "commonLabels" .Values.commonLabels "podLabels" .Values.podLabels "web.podLabels" .Values.web.podLabels "worker.podLabels" .Values.worker.podLabels "migrations.podLabels" .Values.migrations.podLabels "postgresql.podLabels" .Values.postgresql.podLabels -}}
+{{- range $key, $labels := $sources -}}
+{{- range $l := $reserved -}}
+{{- if hasKey ($labels | default dict) $l -}}
+{{- include "spacefleet.fail" (printf "%s sets %s, which the chart's selectors use (it is set for you). Remove it from %s; use another label name for your own purposes." $key $l $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Per-pod checks: extra env must not shadow what the chart sets (each name maps to the key that sets it), and the
+extra containers need unique names.
+*/}}
+{{- define "spacefleet.validate.pods" -}}
+{{- $owned := dict "DATABASE_URL" "externalDatabase.url or externalDatabase.existingSecret" "PGHOST" "externalDatabase.host" "PGPORT" "externalDatabase.port" "PGDATABASE" "externalDatabase.database" "PGUSER" "externalDatabase.username" "PGPASSWORD" "externalDatabase.password / postgresql.auth.existingSecret" "PGSSLMODE" "externalDatabase.sslmode" "PGSSLROOTCERT" "externalDatabase.sslrootcert" "PGSSLCERT" "config.extraVolumes and sslcert in the connection" "PGSSLKEY" "config.extraVolumes and sslkey in the connection" "PORT" "web.port / worker.port" "LOG_LEVEL" "config.logLevel" "SPACEFLEET_MIGRATIONS_VIA_HOOK" "migrations.viaHook" "SPACEFLEET_RATE_LIMIT_BACKEND" "rateLimiting.backend" "SPACEFLEET_RATE_LIMIT_REQUESTS" "rateLimiting.requests" "SPACEFLEET_RATE_LIMIT_WINDOW" "rateLimiting.window" "SPACEFLEET_COMPONENT" "nothing: the chart names each pod's component" -}}
+{{- range $prefix, $v := dict "" .Values "web." .Values.web "worker." .Values.worker "migrations." .Values.migrations -}}
+  {{- range $i, $e := $v.extraEnv | default list -}}
+    {{- $name := toString (get ($e | default dict) "name") -}}
+    {{- if hasKey $owned $name -}}
+    {{- include "spacefleet.fail" (printf "%sextraEnv[%d] sets %s, which the chart sets itself. Set it through %s instead." $prefix $i $name (index $owned $name)) -}}
+    {{- else if hasPrefix "SPACEFLEET_" $name -}}
+    {{- include "spacefleet.fail" (printf "%sextraEnv[%d] sets %s: SPACEFLEET_* variables belong to the chart (see docs/app-contract.md). Set the chart key that renders it." $prefix $i $name) -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- range $c := list "web" "worker" "migrate" "dbcheck" -}}
+  {{- $s := include "spacefleet.pod.settings" (dict "ctx" $ "component" $c) | fromJson -}}
+  {{- $names := list (ternary "dbcheck" $c (eq $c "dbcheck")) -}}
+  {{- range (concat $s.sidecars $s.initContainers) -}}
+    {{- if has .name $names -}}
+    {{- include "spacefleet.fail" (printf "Two containers of the %s pod are named %q (initContainers, sidecars and the chart's own container share one namespace). Rename one in initContainers/sidecars (or %s.initContainers/%s.sidecars)." $c .name (ternary "migrations" $c (eq $c "migrate")) (ternary "migrations" $c (eq $c "migrate"))) -}}
+    {{- end -}}
+    {{- $names = append $names .name -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Autoscaling bounds, and PodDisruptionBudgets that would block every node drain. */}}
+{{- define "spacefleet.validate.scaling" -}}
+{{- range $c := list "web" "worker" -}}
+{{- $v := index $.Values $c -}}
+{{- $as := $v.autoscaling -}}
+{{- if and $as.enabled (gt (int64 $as.minReplicas) (int64 $as.maxReplicas)) -}}
+{{- include "spacefleet.fail" (printf "%s.autoscaling.minReplicas (%s) is greater than %s.autoscaling.maxReplicas (%s). Raise maxReplicas or lower minReplicas." $c (include "spacefleet.int" $as.minReplicas) $c (include "spacefleet.int" $as.maxReplicas)) -}}
+{{- end -}}
+{{- $pdb := $v.podDisruptionBudget -}}
+{{- if and $pdb.enabled (not (kindIs "invalid" $pdb.minAvailable)) (not (kindIs "string" $pdb.minAvailable)) -}}
+{{- $floor := ternary $as.minReplicas $v.replicas (and $as.enabled true) | int64 -}}
+{{- if ge (int64 $pdb.minAvailable) $floor -}}
+{{- include "spacefleet.fail" (printf "%s.podDisruptionBudget.minAvailable (%s) is not below the %s pod count it can fall to (%s, %s): no pod could ever be evicted, so node drains would hang. Lower minAvailable, use maxUnavailable, or raise the replica count." $c (include "spacefleet.int" $pdb.minAvailable) $c (toString $floor) (ternary (printf "%s.autoscaling.minReplicas" $c) (printf "%s.replicas" $c) (and $as.enabled true))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Service settings the chosen type would ignore. */}}
+{{- define "spacefleet.validate.services" -}}
+{{- range $key, $svc := dict "web.service" .Values.web.service "postgresql.service" .Values.postgresql.service -}}
+{{- $lb := eq $svc.type "LoadBalancer" -}}
+{{- $np := or $lb (eq $svc.type "NodePort") -}}
+{{- if and (not $np) (not (kindIs "invalid" $svc.nodePort)) -}}
+{{- include "spacefleet.fail" (printf "%s.nodePort is set but %s.type is %s, which has no node port. Set %s.type to NodePort or LoadBalancer, or remove nodePort." $key $key $svc.type $key) -}}
+{{- end -}}
+{{- if and (not $np) $svc.externalTrafficPolicy -}}
+{{- include "spacefleet.fail" (printf "%s.externalTrafficPolicy is set but %s.type is %s: it applies to NodePort and LoadBalancer Services only. Remove it or change the type." $key $key $svc.type) -}}
+{{- end -}}
+{{- if and (not $lb) (or $svc.loadBalancerClass $svc.loadBalancerSourceRanges) -}}
+{{- include "spacefleet.fail" (printf "%s.loadBalancerClass / loadBalancerSourceRanges are set but %s.type is %s: they apply to LoadBalancer Services only. Set %s.type=LoadBalancer or remove them." $key $key $svc.type $key) -}}
+{{- end -}}
+{{- if and (eq $svc.ipFamilyPolicy "SingleStack") (gt (len ($svc.ipFamilies | default list)) 1) -}}
+{{- include "spacefleet.fail" (printf "%s.ipFamilyPolicy=SingleStack with two %s.ipFamilies. Use PreferDualStack or RequireDualStack, or list one family." $key $key) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Gateway API route: it needs a Gateway, and an Ingress beside it only on purpose. */}}
+{{- define "spacefleet.validate.route" -}}
+{{- $r := .Values.web.route -}}
+{{- if $r.enabled -}}
+{{- if not $r.parentRefs -}}
+{{- include "spacefleet.fail" "web.route.enabled=true but web.route.parentRefs is empty: an HTTPRoute attaches to a Gateway. Set web.route.parentRefs, e.g. [{name: my-gateway, namespace: gateway-system}]." -}}
+{{- end -}}
+{{- if and .Values.web.ingress.enabled (not $r.alongsideIngress) -}}
+{{- include "spacefleet.fail" "web.ingress.enabled and web.route.enabled are both true: two front doors to one Service are usually a leftover of a migration. Turn one off, or set web.route.alongsideIngress=true to run both on purpose." -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* extraObjects: each must be a manifest (apiVersion, kind, metadata.name) after tpl. */}}
+{{- define "spacefleet.validate.extraObjects" -}}
+{{- range $i, $o := .Values.extraObjects -}}
+{{- $text := $o -}}
+{{- if not (kindIs "string" $o) }}{{ $text = include "spacefleet.yaml" $o }}{{ end -}}
+{{- $obj := tpl $text $ | fromYaml -}}
+{{- if or (hasKey $obj "Error") (not $obj.apiVersion) (not $obj.kind) (not ($obj.metadata | default dict).name) -}}
+{{- include "spacefleet.fail" (printf "extraObjects[%d] is not a Kubernetes manifest after rendering (it needs apiVersion, kind and metadata.name%s). Fix that entry." $i (ternary (printf "; YAML error: %v" (get $obj "Error")) "" (hasKey $obj "Error"))) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

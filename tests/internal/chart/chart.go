@@ -87,7 +87,8 @@ type Options struct {
 	Files   []string
 	Values  map[string]any
 	Set     []string
-	Upgrade bool // render as `helm upgrade` (IsUpgrade) instead of install
+	Upgrade bool   // render as `helm upgrade` (IsUpgrade) instead of install
+	Release string // release name (default ReleaseName)
 }
 
 // ValuesFrom builds the merged user values the way the helm CLI does (-f files, then --set).
@@ -125,16 +126,24 @@ func Render(o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return RenderValues(vals, o.Upgrade)
+	return RenderValuesAs(vals, o.Upgrade, o.Release)
 }
 
 // RenderValues renders already-merged user values.
 func RenderValues(vals map[string]any, upgrade bool) (*Result, error) {
+	return RenderValuesAs(vals, upgrade, "")
+}
+
+// RenderValuesAs renders already-merged user values as release `release` ("" for ReleaseName).
+func RenderValuesAs(vals map[string]any, upgrade bool, release string) (*Result, error) {
 	ch, err := Load()
 	if err != nil {
 		return nil, err
 	}
 	inst := newInstall()
+	if release != "" {
+		inst.ReleaseName = release
+	}
 	inst.IsUpgrade = upgrade
 	rel, err := inst.Run(ch, vals)
 	if err != nil {
@@ -203,7 +212,7 @@ func stripComments(s string) string {
 }
 
 // CRD groups the chart may render; the scheme has no Go types for them.
-var looseGroups = map[string]bool{"cert-manager.io": true}
+var looseGroups = map[string]bool{"cert-manager.io": true, "gateway.networking.k8s.io": true}
 
 // decode parses one manifest and decodes it strictly into its typed object: an unknown field is an error.
 func decode(body string) (*Object, error) {

@@ -32,7 +32,7 @@ pre-upgrade hook must not change before it succeeds; the hooked Job reads a copy
 {{- end -}}
 
 {{- define "spacefleet.migrate.secretName" -}}
-{{- printf "%s-migrate-database" (include "spacefleet.fullname" .) -}}
+{{- include "spacefleet.names.object" (dict "ctx" . "suffix" "migrate-database") -}}
 {{- end -}}
 
 {{/* The hooked Job's own ServiceAccount (the release's does not exist yet at pre-install). */}}
@@ -47,12 +47,11 @@ so a new image or connection makes a new Job and an unchanged one is left alone 
 which GitOps tools do not advance).
 */}}
 {{- define "spacefleet.migrate.jobName" -}}
-{{- $base := printf "%s-migrate" (include "spacefleet.fullname" .) | trunc 52 | trimSuffix "-" -}}
 {{- if include "spacefleet.migrate.hookPhases" . -}}
-{{- $base -}}
+{{- include "spacefleet.names.component" (dict "ctx" . "component" "migrate") -}}
 {{- else -}}
 {{- $in := list (include "spacefleet.image" .) (include "spacefleet.database.checksum" .) (toJson .Values.config) .Chart.Version -}}
-{{- printf "%s-%s" $base (toJson $in | sha256sum | trunc 8) -}}
+{{- include "spacefleet.names.object" (dict "ctx" . "suffix" (printf "migrate-%s" (toJson $in | sha256sum | trunc 8))) -}}
 {{- end -}}
 {{- end -}}
 

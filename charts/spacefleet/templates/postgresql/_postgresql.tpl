@@ -32,7 +32,7 @@ host all all all scram-sha-256
 
 
 {{- define "spacefleet.postgresql.image" -}}
-{{- printf "%s:%s" .Values.postgresql.image.repository (toString .Values.postgresql.image.tag) -}}
+{{- include "spacefleet.images.ref" (dict "ctx" . "image" .Values.postgresql.image "default" "") -}}
 {{- end -}}
 
 {{/* The official image's environment contract: (dict "ctx" $ "ref" (list secretName key)). */}}
