@@ -96,6 +96,10 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- if not $v.existingSecret -}}{{- $userinfo = printf "%s:%s" $userinfo (include "spacefleet.database.escape" .password) -}}{{- end -}}
 {{- $ssl := "sslmode=disable" -}}
 {{- if .ctx.Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .ctx) -}}{{- end -}}
+{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "bundled" -}}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx -}}
+{{- $ssl = printf "%s&sslcert=%s/tls.crt&sslkey=%s/tls.key" $ssl $dir $dir -}}
+{{- end -}}
 {{- printf "postgres://%s@%s:5432/%s?%s" $userinfo (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) $ssl -}}
 {{- end -}}
 
@@ -145,6 +149,7 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = include "spacefleet.postgresql.password" . -}}{{- end -}}
 {{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
 {{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
+{{- $_ := set $in "client" (list (include "spacefleet.certificates.databaseClient" .) .Values.postgresql.tls.clientCertificates.requirePassword) -}}
 {{- $_ := set $in "ssl" (list .Values.externalDatabase.sslmode .Values.externalDatabase.sslrootcert) -}}
 {{- toJson $in | sha256sum -}}
 {{- end -}}
@@ -166,6 +171,13 @@ whose password-sync then applies it), for an existing Secret its name and key (r
   value: {{ .sslrootcert | quote }}
 {{- end }}
 {{- end }}
+{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "external" }}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx }}
+- name: PGSSLCERT
+  value: {{ printf "%s/tls.crt" $dir | quote }}
+- name: PGSSLKEY
+  value: {{ printf "%s/tls.key" $dir | quote }}
+{{- end }}
 {{- if and .ctx.Values.postgresql.enabled .ctx.Values.postgresql.auth.existingSecret }}
 {{- $ref := include "spacefleet.postgresql.passwordRef" .ctx | fromJsonArray }}
 - name: PGPASSWORD
@@ -186,6 +198,10 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $vols = append $vols (dict "name" "spacefleet-postgresql-ca" "secret" (dict "secretName" (include "spacefleet.postgresql.tlsSecretName" .) "items" (list (dict "key" "ca.crt" "path" "ca.crt")))) -}}
 {{- end -}}
+{{- if include "spacefleet.certificates.databaseClient" . -}}
+{{- /* the key must be readable by the app's user: group read through fsGroup, nobody else */ -}}
+{{- $vols = append $vols (dict "name" "spacefleet-database-client" "secret" (dict "secretName" (include "spacefleet.certificates.databaseClientSecret" .) "defaultMode" 288 "items" (list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key")))) -}}
+{{- end -}}
 {{- $vols = concat $vols .Values.config.extraVolumes -}}
 {{- with $vols }}{{ include "spacefleet.yaml" . }}{{ end -}}
 {{- end -}}
@@ -195,6 +211,9 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $mounts := list -}}
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $mounts = append $mounts (dict "name" "spacefleet-postgresql-ca" "mountPath" (include "spacefleet.postgresql.caMountPath" .) "readOnly" true) -}}
+{{- end -}}
+{{- if include "spacefleet.certificates.databaseClient" . -}}
+{{- $mounts = append $mounts (dict "name" "spacefleet-database-client" "mountPath" (include "spacefleet.certificates.databaseClientPath" .) "readOnly" true) -}}
 {{- end -}}
 {{- $mounts = concat $mounts .Values.config.extraVolumeMounts -}}
 {{- with $mounts }}{{ include "spacefleet.yaml" . }}{{ end -}}
