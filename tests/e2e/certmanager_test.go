@@ -19,6 +19,9 @@ import (
 	h "github.com/spacefleet/spacefleet/tests/e2e/internal"
 )
 
+// trafficBudget lets StartTraffic's requests through the API's rate limit (100 a minute by default).
+var trafficBudget = map[string]any{"requests": 1000000, "window": "1m"}
+
 // issuer is the CA ClusterIssuer scripts/addons.sh bootstraps (self-signed -> CA Certificate -> CA issuer).
 var issuer = map[string]any{"name": h.CAClusterIssuer, "kind": "ClusterIssuer"}
 
@@ -39,7 +42,8 @@ func TestCertManagerTLS(t *testing.T) {
 		"postgresql": map[string]any{"tls": map[string]any{"enabled": true,
 			"certManager":        map[string]any{"issuerRef": issuer},
 			"clientCertificates": map[string]any{"enabled": true}}},
-		"web": map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"issuerRef": issuer}}},
+		"web":          map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"issuerRef": issuer}}},
+		"rateLimiting": trafficBudget,
 	})
 	require.NoError(t, res.Err, "helm install (cert-manager: server, client and web certificates)")
 	t.Logf("TIMING install-to-Ready (cert-manager TLS): %s", res.Duration.Round(time.Second))
@@ -199,7 +203,7 @@ func TestBundledTLSExistingSecretReplaced(t *testing.T) {
 	}
 	put(ca.Server(t, names...), true)
 	res := rel.Install(t, []string{"dev.yaml"}, map[string]any{"postgresql": map[string]any{"tls": map[string]any{
-		"enabled": true, "existingSecret": secret, "required": true}}})
+		"enabled": true, "existingSecret": secret, "required": true}}, "rateLimiting": trafficBudget})
 	require.NoError(t, res.Err, "helm install (bundled TLS from an existing Secret)")
 
 	api := h.PortForward(t, ns, rel.Web())
