@@ -38,11 +38,10 @@ func TestCertManagerTLS(t *testing.T) {
 	h.RequireAddon(t, env, "cert-manager")
 	ns := h.NewNamespace(t, env, "e2e-certmanager")
 	rel := h.NewRelease(ns, release)
-	res := rel.Install(t, []string{"dev.yaml"}, map[string]any{
-		"postgresql": map[string]any{"tls": map[string]any{"enabled": true,
-			"certManager":        map[string]any{"issuerRef": issuer},
-			"clientCertificates": map[string]any{"enabled": true}}},
-		"web":          map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"issuerRef": issuer}}},
+	// examples/values/cert-manager.yaml as written, its issuer name adjusted to the cluster's
+	res := rel.Install(t, []string{"cert-manager.yaml"}, map[string]any{
+		"postgresql":   map[string]any{"tls": map[string]any{"certManager": map[string]any{"issuerRef": issuer}}},
+		"web":          map[string]any{"tls": map[string]any{"certManager": map[string]any{"issuerRef": issuer}}},
 		"rateLimiting": trafficBudget,
 	})
 	require.NoError(t, res.Err, "helm install (cert-manager: server, client and web certificates)")
