@@ -23,7 +23,7 @@ TARBALL=$IMGCACHE/cert-manager-$CERT_MANAGER_VERSION-$KEY.tar.zst
 
 # the version is pinned twice (Makefile and controller/go.mod): refuse to build when they differ
 check_pin() {
-  local req; req=$(awk '$1 == "require" && $2 == "github.com/cert-manager/cert-manager" {print $3}' "$HERE/controller/go.mod")
+  local req; req=$(cd "$HERE/controller" && go mod edit -json | jq -r '.Require[] | select(.Path == "github.com/cert-manager/cert-manager") | .Version')
   [ "$req" = "$CERT_MANAGER_VERSION" ] || { echo "controller/go.mod requires cert-manager $req, the Makefile pins $CERT_MANAGER_VERSION: make them equal" >&2; exit 1; }
 }
 

@@ -2,7 +2,7 @@
 # images/cloudnative-pg/build.sh — spacefleet/cloudnative-pg:<version>: the CloudNativePG operator, no registry.
 # Built from a copy of the pinned module (its version list is refused by the proxy, so `go install pkg@v` cannot
 # work; the module zip holds the whole source and go.sum). The image mirrors upstream's layout: WORKDIR /,
-# /operator/manager_amd64 and /manager (same bytes: the operator copies itself into instance pods from there).
+# /operator/manager_amd64 and /manager, a symlink to it (the operator copies itself into instance pods).
 # Cached like the node image: a zstd tar under $CACHE/images keyed by this script and the version.
 #
 # usage: build.sh [ensure|build|key|manifest]      default: ensure
@@ -30,13 +30,13 @@ image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.cl
 build() {
   local s src; s=$(date +%s)
   src=$(module_dir)
-  rm -rf "$W/src" "$W/ctx"; mkdir -p "$W/ctx/operator"
+  rm -rf "$W/src" "$W/ctx"; mkdir -p "$W/ctx/rootfs/operator"
   cp -r "$src" "$W/src"; chmod -R u+w "$W/src"   # the module cache is read-only
   log "go build ./cmd/manager (CloudNativePG $CNPG_VERSION)"
-  (cd "$W/src" && go build -trimpath -o "$W/ctx/operator/manager_amd64" \
+  (cd "$W/src" && go build -trimpath -o "$W/ctx/rootfs/operator/manager_amd64" \
      -ldflags "-s -w -X $MODULE/pkg/versions.buildVersion=$CNPG_VERSION -X $MODULE/pkg/versions.buildCommit=v$CNPG_VERSION" ./cmd/manager)
-  cp "$W/ctx/operator/manager_amd64" "$W/ctx/manager"
-  printf 'FROM scratch\nWORKDIR /\nCOPY operator /operator\nCOPY manager /manager\nUSER 65532:65532\nENTRYPOINT ["/manager"]\nLABEL io.spacefleet.cloudnative-pg.key=%s org.opencontainers.image.version=%s\n' \
+  ln -s operator/manager_amd64 "$W/ctx/rootfs/manager"   # as upstream's image: one binary, two paths
+  printf 'FROM scratch\nWORKDIR /\nCOPY rootfs /\nUSER 65532:65532\nENTRYPOINT ["/manager"]\nLABEL io.spacefleet.cloudnative-pg.key=%s org.opencontainers.image.version=%s\n' \
     "$KEY" "$CNPG_VERSION" > "$W/ctx/Dockerfile"
   local out; out=$(docker build -q -t "$CNPG_IMAGE" "$W/ctx" 2>&1) || { echo "$out" >&2; exit 1; }
   rm -rf "$W/src"
