@@ -2,6 +2,7 @@
 # 01: migrations.viaHook=true renders SPACEFLEET_MIGRATIONS_VIA_HOOK=true on web AND worker (the hook Job alone
 # owns the schema); viaHook=false renders the variable on neither (the pods migrate at boot themselves).
 # External database: the chart refuses viaHook=true with the bundled database and hooks (install deadlock).
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 E='env[SPACEFLEET_MIGRATIONS_VIA_HOOK]'
 

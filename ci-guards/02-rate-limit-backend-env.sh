@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 02: rateLimiting.backend reaches the web pods as SPACEFLEET_RATE_LIMIT_BACKEND: memory by default, postgres when
 # set (the value web enforces must be the value the operator chose, or N replicas allow N times the budget).
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 P="$(ctr "$WEB" web).env[SPACEFLEET_RATE_LIMIT_BACKEND].value"
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 03: web.service.sessionAffinity=ClientIP and web.service.sessionAffinityConfig render on the web Service;
 # neither field is rendered when they are unset.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 SVC=Service/spacefleet-web
 

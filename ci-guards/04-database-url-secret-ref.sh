@@ -2,6 +2,7 @@
 # 04: DATABASE_URL reaches web, worker and migrate only as a secretKeyRef (never a literal `value:`), and all three
 # read the same connection string in every database mode: one Secret and key, except that a hooked migrate Job
 # with an inline URL reads the hook-scoped copy (guard 11), whose DATABASE_URL must then be identical.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 check_mode() { # LABEL ARGS...

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 05: config.extraVolumes and config.extraVolumeMounts reach all three database clients (web, worker, migrate);
 # without them, none of the three gets the volume.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 VOLS=(--set 'config.extraVolumes[0].name=db-ca' --set 'config.extraVolumes[0].configMap.name=db-ca-bundle'
       --set 'config.extraVolumeMounts[0].name=db-ca' --set 'config.extraVolumeMounts[0].mountPath=/etc/db-ca'

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 06: externalDatabase.existingSecret mode renders no chart-owned database Secret, and every client reads the
 # given Secret name and key; in inline-url mode the chart does own one (so the negative case is meaningful).
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 OWNED=Secret/spacefleet-database
 

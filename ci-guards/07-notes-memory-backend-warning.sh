@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 07: NOTES warn when web.replicas>1 with rateLimiting.backend=memory (N pods, N budgets); no such warning for
 # one replica, or for several replicas with the postgres backend.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 WARN='rateLimiting.backend=memory'
 

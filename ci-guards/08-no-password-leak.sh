@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 08: no database password appears in NOTES, in any ConfigMap, or in any literal env `value:` — for the bundled
 # database's password and for the password inside an inline externalDatabase.url. (It may appear only in a Secret.)
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 PW='Gu4rdPassw0rdZq9'
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 09: a misspelt top-level key (externalDatabse) is rejected at template time, naming the key — it must not be
 # silently ignored while the chart falls back to the bundled database. The correct spelling renders.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 echo "  positive: --set externalDatabse.existingSecret=db (misspelt)"

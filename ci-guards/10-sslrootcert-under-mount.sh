@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 10: an sslrootcert path in the inline externalDatabase.url that lies under no config.extraVolumeMounts mountPath
 # fails at template time, naming the key; the same path under a mount renders.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 URL='postgres://app:pw@db.example.com:5432/app?sslmode=verify-full&sslrootcert=/etc/db-ca/ca.crt'
 MOUNT=(--set 'config.extraVolumes[0].name=db-ca' --set 'config.extraVolumes[0].configMap.name=db-ca'

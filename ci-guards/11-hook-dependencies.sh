@@ -2,6 +2,7 @@
 # 11: what a hooked migrate Job needs is a hook of lower weight, scoped to the hook phase (its own ServiceAccount,
 # and with an inline URL a copy of the URL Secret); nothing web or worker read is a hook, so a failed pre-upgrade
 # Job cannot change the Secret the running app reads. A plain Job (useHelmHooks=false) has no hook dependencies.
+# shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 URL='postgres://app:pw@db.example.com:5432/app?sslmode=verify-full'
 

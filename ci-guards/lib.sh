@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # ci-guards/lib.sh — shared helpers for the numbered chart coherence guards (sourced, not run).
 # Each guard renders the chart with `helm template` and asserts on the rendered YAML, through `chartgate flatten`
 # (tools/chartgate): one line per scalar, "Kind/name<TAB>path<TAB>value", list items indexed by their name, e.g.

@@ -15,7 +15,7 @@ values-schema-check: schemas ## fail when values.schema.json's Kubernetes defini
 	cd tools/valuesschema && GOFLAGS= GOWORK=off go run . -check -k8s-schemas '$(CHART_K8S_SCHEMAS)' -schema '$(abspath $(GATES_CHART))/values.schema.json'
 
 bench: ## time one in-process render of the chart (Go benchmark)
-	go test -run '^$$' -bench BenchmarkRender -benchmem -count 5 ./tests/render/
+	go test -run '^$$' -bench 'BenchmarkRender(NoSchema)?$$' -benchmem -count 5 ./tests/render/
 
 FUZZTIME ?= 60s
 fuzz: ## coverage-guided values fuzzing (FUZZTIME=60s)

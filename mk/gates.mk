@@ -7,6 +7,7 @@ KUBECONFORM_VERSION := v0.7.0
 KUBE_SCORE_VERSION  := v1.20.0
 HELM_DOCS_VERSION   := v1.14.2
 YAMLLINT_VERSION    := 1.29.0-1
+SHELLCHECK_VERSION  := 0.9.0-1
 # Oldest Kubernetes the chart supports (Chart.yaml kubeVersion ">=1.30.0-0"); newest is $(K8S_VERSION).
 K8S_OLDEST_VERSION  := v1.30.14
 
@@ -49,8 +50,8 @@ GATES_HELM3_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSIO
      for p in pkg/lint/rules pkg/chartutil; do printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=1 -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' $$p $$p $$minor; done)
 GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
-.PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-repo
-tools: tools-yamllint tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
+.PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-shellcheck tools-repo
+tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
 
 tools-helm3:
 	$(call gates_go_install,helm,helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION),helm,$(GATES_HELM3_LDFLAGS),+ldflags)
@@ -69,6 +70,14 @@ tools-yamllint:
 	  export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && { $$SUDO apt-get install -y -qq --no-install-recommends yamllint=$(YAMLLINT_VERSION) \
 	    || $$SUDO apt-get install -y -qq --no-install-recommends yamllint; }; \
+	fi
+
+tools-shellcheck:
+	@if command -v shellcheck >/dev/null 2>&1; then :; else \
+	  echo ">> installing shellcheck $(SHELLCHECK_VERSION) (Debian)"; \
+	  export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && { $$SUDO apt-get install -y -qq --no-install-recommends shellcheck=$(SHELLCHECK_VERSION) \
+	    || $$SUDO apt-get install -y -qq --no-install-recommends shellcheck; }; \
 	fi
 
 # The repo's own Go tools (tools/k8sschema: stdlib only; tools/chartgate: sigs.k8s.io/yaml), each its own module.
@@ -92,7 +101,7 @@ GATES_COMPAT_SET := --set postgresql.auth.password=helm-compat-fixed-password
 
 GATES_ALL_VALUES := default $(GATES_EXAMPLES)
 
-.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates
+.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck
 
 schemas: tools-repo ## generate strict, standalone kubeconform JSON schemas for the oldest and newest supported Kubernetes into $(CACHE)/schemas
 	@set -e; for v in $(GATES_K8S); do \
@@ -167,7 +176,13 @@ helm-compat: tools-helm3 tools-helm4 tools-repo ## Helm 3 and Helm 4 render ever
 guards: tools-helm3 tools-helm4 tools-repo ## ci-guards/: one chart coherence rule per script, positive and negative case each (Helm 3 and Helm 4)
 	@fail=0; for h in $(GATES_HELM3) $(GATES_HELM4); do CHART=$(abspath $(GATES_CHART)) HELM=$$h bash ci-guards/run.sh || fail=1; done; exit $$fail
 
-GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check
+# The tree whose shell scripts the shellcheck gate reads (a broken copy in make gates-red).
+SHELLCHECK_ROOT ?= .
+
+shellcheck: tools-shellcheck ## shellcheck every shell script of the repository (waivers, each with its reason: ci/shellcheck-waivers.txt)
+	@scripts/shellcheck.sh '$(SHELLCHECK_ROOT)' '$(abspath $(SHELLCHECK_ROOT))/ci/shellcheck-waivers.txt'
+
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
 	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \

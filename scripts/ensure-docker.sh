@@ -65,7 +65,7 @@ if [ ! -x "$CAPFIX_BIN" ] || [ "$(cat "$CAPFIX_BIN.sum" 2>/dev/null)" != "$sum" 
   log "capability bounding set is incomplete (CapBnd=$(printf %x $bnd)): building runc-capfix"
   tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
   cp "$CAPFIX_SRC" "$tmp/main.go"; printf 'module spacefleet/runccapfix\n\ngo 1.24.0\n' > "$tmp/go.mod"
-  (cd "$tmp" && CGO_ENABLED=0 GOWORK=off GOFLAGS= go build -trimpath -ldflags '-s -w' -o "$tmp/runc-capfix" .)
+  (cd "$tmp" && CGO_ENABLED=0 GOWORK=off GOFLAGS='' go build -trimpath -ldflags '-s -w' -o "$tmp/runc-capfix" .)
   sudo_ mkdir -p "$CAPFIX_DIR"
   sudo_ install -m0755 "$tmp/runc-capfix" "$CAPFIX_BIN.new" && sudo_ mv -f "$CAPFIX_BIN.new" "$CAPFIX_BIN"
   echo "$sum" | sudo_ tee "$CAPFIX_BIN.sum" >/dev/null

@@ -24,7 +24,7 @@ if [ "$1" != postgres ]; then exec "$@"; fi   # psql, pg_isready, bash, ...
 if [ "$(id -u)" = 0 ]; then
   mkdir -p "$PGDATA"; chown postgres:postgres "$PGDATA"; chmod 00700 "$PGDATA"
   mkdir -p /var/run/postgresql; chown postgres:postgres /var/run/postgresql; chmod 03775 /var/run/postgresql
-  exec setpriv --reuid=postgres --regid=postgres --init-groups "$BASH_SOURCE" "$@"
+  exec setpriv --reuid=postgres --regid=postgres --init-groups "${BASH_SOURCE[0]}" "$@"
 fi
 
 mkdir -p "$PGDATA"; chmod 00700 "$PGDATA" 2>/dev/null || :

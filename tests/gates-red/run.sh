@@ -19,31 +19,42 @@ cases=(
   "helm-compat: Helm 4 renders a different object|helm-compat|printf '{{- if hasPrefix \"v4\" .Capabilities.HelmVersion.Version }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: helm4-only\n{{- end }}\n' > templates/drift.yaml"
   "guards: viaHook no longer reaches the pods|guards|sed -i 's/if .Values.migrations.viaHook -}}/if false -}}/' templates/migrate/_migrate.tpl"
   "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
+  "shellcheck: an unquoted variable in a script|shellcheck|printf 'rm -rf \$1/cache\\n' >> scripts/kind-cluster.sh"
+  "shellcheck: a waiver without a reason|shellcheck|printf 'scripts/kind-cluster.sh SC2086\\n' >> ci/shellcheck-waivers.txt"
+  "shellcheck: a stale waiver|shellcheck|printf 'scripts/kind-cluster.sh SC2154 nothing fires it\\n' >> ci/shellcheck-waivers.txt"
 )
 
-run_gate() { # GATE CHART-DIR LOG
-  make --no-print-directory "$1" GATES_CHART="$2" >"$3" 2>&1
+run_gate() { # GATE COPY-DIR LOG (shellcheck reads a copy of the repository's scripts, the other gates a chart copy)
+  if [ "$1" = shellcheck ]; then make --no-print-directory shellcheck SHELLCHECK_ROOT="$2" >"$3" 2>&1
+  else make --no-print-directory "$1" GATES_CHART="$2" >"$3" 2>&1; fi
 }
+# copy_for GATE DEST: what a gate's case breaks, copied fresh.
+copy_for() {
+  if [ "$1" = shellcheck ]; then
+    mkdir -p "$2"; git ls-files -z | xargs -0 cp --parents -t "$2"
+  else cp -r charts/spacefleet "$2"; fi
+}
+
 
 n=0; bad=0
 # Control: every gate used below passes on an unbroken copy (so a red on the broken copy is the break's doing).
-cp -r charts/spacefleet "$work/control"
 for g in $(printf '%s\n' "${cases[@]}" | cut -d'|' -f2 | sort -u); do
-  if run_gate "$g" "$work/control" "$work/control-$g.log"; then echo "control      $g: green on the unbroken copy"
+  copy_for "$g" "$work/control-$g"
+  if run_gate "$g" "$work/control-$g" "$work/control-$g.log"; then echo "control      $g: green on the unbroken copy"
   else echo "CONTROL RED  $g: red on the unbroken copy"; sed 's/^/    /' "$work/control-$g.log" | tail -15; bad=$((bad + 1)); fi
 done
 
 for c in "${cases[@]}"; do
   IFS='|' read -r name gate brk <<<"$c"
   n=$((n + 1))
-  copy="$work/case$n"; rm -rf "$copy"; cp -r charts/spacefleet "$copy"
+  copy="$work/case$n"; rm -rf "$copy"; copy_for "$gate" "$copy"
   (cd "$copy" && eval "$brk")
-  if diff -rq charts/spacefleet "$copy" >/dev/null; then echo "NOT APPLIED  $gate: $name"; bad=$((bad + 1)); continue; fi
+  if diff -rq "$work/control-$gate" "$copy" >/dev/null 2>&1; then echo "NOT APPLIED  $gate: $name"; bad=$((bad + 1)); continue; fi
   if run_gate "$gate" "$copy" "$work/case$n.log"; then
     echo "STAYED GREEN $gate: $name"; bad=$((bad + 1))
   else
     # awk reads the whole log (no early-exit reader under pipefail: that was a random SIGPIPE, exit 141).
-    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
+    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat|warning:|stale|no reason/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
     echo "red          $gate: $name -> $why"
   fi
 done

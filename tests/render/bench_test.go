@@ -17,3 +17,16 @@ func BenchmarkRender(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkRenderNoSchema is the same render without values.schema.json: the difference is what validating the
+// values against the schema costs (Helm compiles the schema on every render).
+func BenchmarkRenderNoSchema(b *testing.B) {
+	if _, err := chart.Load(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := chart.RenderWithoutSchema(map[string]any{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

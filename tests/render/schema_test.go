@@ -72,4 +72,23 @@ func TestSchemaAndValuesDescribeTheSameKeys(t *testing.T) {
 		}
 	}
 	strict("values", schema)
+
+	// Helm drops a key whose value is null when it coalesces a subchart's values (and when a user sets one to null
+	// to unset it): such a key must never be required, or the chart fails as a dependency.
+	var nullable func(path string, v map[string]any, s map[string]any)
+	nullable = func(path string, v map[string]any, s map[string]any) {
+		req, _ := s["required"].([]any)
+		props, _ := s["properties"].(map[string]any)
+		for k, val := range v {
+			if val == nil {
+				assert.NotContainsf(t, req, k, "%s%s defaults to null but the schema requires it", path, k)
+			}
+			if m, ok := val.(map[string]any); ok {
+				if sub, ok := props[k].(map[string]any); ok {
+					nullable(path+k+".", m, sub)
+				}
+			}
+		}
+	}
+	nullable("", values, schema)
 }

@@ -143,6 +143,7 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 `kubectl rollout restart`).
 */}}
 {{- define "spacefleet.database.checksum" -}}
+{{- if not (hasKey . "spacefleetDatabaseChecksum") -}}
 {{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
 {{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
 {{- $pw := "" -}}
@@ -151,7 +152,9 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
 {{- $_ := set $in "client" (list (include "spacefleet.certificates.databaseClient" .) .Values.postgresql.tls.clientCertificates.requirePassword) -}}
 {{- $_ := set $in "ssl" (list .Values.externalDatabase.sslmode .Values.externalDatabase.sslrootcert) -}}
-{{- toJson $in | sha256sum -}}
+{{- $_ := set . "spacefleetDatabaseChecksum" (toJson $in | sha256sum) -}}
+{{- end -}}
+{{- index . "spacefleetDatabaseChecksum" -}}
 {{- end -}}
 
 {{/* Container env for a database client: (dict "ctx" $ "component" "web"). */}}

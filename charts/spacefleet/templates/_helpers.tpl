@@ -27,6 +27,16 @@ stable: `<fullname, cut and cleaned>-<8 hex>-<suffix>`. DNS-1035 (a letter first
 included, so a component's objects share one name. Takes (dict "ctx" $ "suffix" "web" ["max" 52] ["base" "name"]).
 */}}
 {{- define "spacefleet.names.object" -}}
+{{- $cache := index .ctx "spacefleetNames" | default dict -}}
+{{- if not (hasKey .ctx "spacefleetNames") }}{{ $_ := set .ctx "spacefleetNames" $cache }}{{ end -}}
+{{- $key := printf "%s|%s|%v" (.base | default "") (.suffix | default "") (.max | default 63) -}}
+{{- if not (hasKey $cache $key) -}}
+{{- $_ := set $cache $key (include "spacefleet.names.compute" .) -}}
+{{- end -}}
+{{- index $cache $key -}}
+{{- end -}}
+
+{{- define "spacefleet.names.compute" -}}
 {{- $base := .base | default (include "spacefleet.fullname.untruncated" .ctx) -}}
 {{- $suffix := .suffix | default "" -}}
 {{- $max := .max | default 63 | int -}}
@@ -57,19 +67,38 @@ included, so a component's objects share one name. Takes (dict "ctx" $ "suffix" 
 {{- end -}}
 
 {{/*
-spacefleet.labels: every object's labels, (dict "ctx" $ "component" "web"): `commonLabels`, then the chart's own
-(which win; _validate.tpl refuses a commonLabels/podLabels key the selectors use).
+spacefleet.labels: every object's labels, (dict "ctx" $ "component" "web" ["extra" map]): the chart's own, then
+`extra` (the object's or pod's own labels) and `commonLabels`, which never replace the chart's (_validate.tpl refuses
+a commonLabels/podLabels key the selectors use). Rendered as text: this runs for every object.
 */}}
 {{- define "spacefleet.labels" -}}
-{{- $l := dict "helm.sh/chart" (include "spacefleet.chart" .ctx) "app.kubernetes.io/version" (toString .ctx.Chart.AppVersion) "app.kubernetes.io/managed-by" .ctx.Release.Service "app.kubernetes.io/part-of" "spacefleet" -}}
-{{- $l = merge $l (include "spacefleet.selectorLabels" . | fromYaml) (deepCopy (.ctx.Values.commonLabels | default dict)) -}}
-{{- include "spacefleet.yaml" $l -}}
+helm.sh/chart: {{ include "spacefleet.chart" .ctx | quote }}
+{{ include "spacefleet.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service | quote }}
+app.kubernetes.io/part-of: spacefleet
+{{- $user := .ctx.Values.commonLabels | default dict }}
+{{- if .extra }}{{ $user = merge (deepCopy .extra) $user }}{{ end }}
+{{- range $k, $v := $user }}
+{{- if not (or (hasPrefix "app.kubernetes.io/" $k) (eq $k "helm.sh/chart")) }}
+{{ $k }}: {{ $v | quote }}
+{{- end }}
+{{- end }}
 {{- end -}}
 
 {{- define "spacefleet.selectorLabels" -}}
 app.kubernetes.io/name: {{ include "spacefleet.name" .ctx | quote }}
 app.kubernetes.io/instance: {{ .ctx.Release.Name | quote }}
 app.kubernetes.io/component: {{ .component | quote }}
+{{- end -}}
+
+{{/* Annotations as text: (dict "a" map "b" map ...) merged, earlier maps winning; nothing when all are empty. */}}
+{{- define "spacefleet.annotations" -}}
+{{- $all := dict -}}
+{{- range $m := list .a .b .c -}}{{- if $m }}{{ $all = merge $all $m }}{{ end -}}{{- end -}}
+{{- range $k, $v := $all }}
+{{ $k }}: {{ $v | quote }}
+{{- end -}}
 {{- end -}}
 
 {{/*
@@ -80,55 +109,26 @@ spacefleet.metadata: name, namespace, labels and annotations of an object, with 
 name: {{ .name | quote }}
 namespace: {{ .ctx.Release.Namespace | quote }}
 labels:
-  {{- merge (include "spacefleet.labels" . | fromYaml) (deepCopy (.labels | default dict)) | include "spacefleet.yaml" | nindent 2 }}
-{{- $ann := merge (deepCopy (.annotations | default dict)) (deepCopy (.ctx.Values.commonAnnotations | default dict)) }}
-{{- with $ann }}
+  {{- include "spacefleet.labels" (dict "ctx" .ctx "component" .component "extra" .labels) | nindent 2 }}
+{{- with include "spacefleet.annotations" (dict "a" .annotations "b" .ctx.Values.commonAnnotations) }}
 annotations:
-  {{- include "spacefleet.yaml" . | nindent 2 }}
+  {{- . | nindent 2 }}
 {{- end }}
 {{- end -}}
 
 {{/*
-Numbers. Helm reads values numbers as float64, and Go prints a float64 of 1e6 or more as 1e+06: an env var the app
-cannot parse, an int32 field the API server refuses, a runAsUser of 1000680000 gone wrong. Every number the chart
-renders goes through spacefleet.int (a scalar) or spacefleet.yaml (an object: whole floats become integers).
-The schema refuses a number that is not whole where a whole one is meant.
+Numbers. Helm reads values numbers as float64, and `quote`, `toString` and `printf "%v"` print a float64 of 1e6 or
+more as 1e+06: an env var the app cannot parse, an int32 field the API server refuses. Every scalar number the chart
+renders goes through spacefleet.int; objects go through spacefleet.yaml (toYaml marshals through encoding/json,
+which prints whole floats in plain digits below 1e21; TestNumbersInsidePassedThroughObjects holds it to that).
+The schema refuses a fraction where a whole number belongs, and values beyond a field's range.
 */}}
 {{- define "spacefleet.int" -}}
 {{- int64 . | toString -}}
 {{- end -}}
 
-{{/* spacefleet.ints.copy: (dict "in" X "out" dict) sets out.v to a copy of X with every whole float64 an int64. */}}
-{{- define "spacefleet.ints.copy" -}}
-{{- $in := .in -}}
-{{- if kindIs "map" $in -}}
-  {{- $m := dict -}}
-  {{- range $k, $x := $in -}}
-    {{- $box := dict -}}
-    {{- include "spacefleet.ints.copy" (dict "in" $x "out" $box) -}}
-    {{- $_ := set $m $k $box.v -}}
-  {{- end -}}
-  {{- $_ := set .out "v" $m -}}
-{{- else if kindIs "slice" $in -}}
-  {{- $l := list -}}
-  {{- range $x := $in -}}
-    {{- $box := dict -}}
-    {{- include "spacefleet.ints.copy" (dict "in" $x "out" $box) -}}
-    {{- $l = append $l $box.v -}}
-  {{- end -}}
-  {{- $_ := set .out "v" $l -}}
-{{- else if and (kindIs "float64" $in) (eq $in (floor $in)) (lt $in 9007199254740992.0) (gt $in -9007199254740992.0) -}}
-  {{- $_ := set .out "v" (int64 $in) -}}
-{{- else -}}
-  {{- $_ := set .out "v" $in -}}
-{{- end -}}
-{{- end -}}
-
-{{/* spacefleet.yaml: toYaml, with whole numbers printed as integers (see spacefleet.int). */}}
 {{- define "spacefleet.yaml" -}}
-{{- $box := dict -}}
-{{- include "spacefleet.ints.copy" (dict "in" . "out" $box) -}}
-{{- toYaml $box.v -}}
+{{- toYaml . -}}
 {{- end -}}
 
 {{/*

@@ -34,7 +34,7 @@ app's env and containers are not for it); the `helm test` pod takes the defaults
 {{- $maps := list "podAnnotations" "podLabels" "nodeSelector" -}}
 {{- if $app }}{{ $maps = concat $maps (list "podSecurityContext" "securityContext") }}{{ end -}}
 {{- range $k := $maps -}}
-{{- $_ := set $s $k (merge (deepCopy (index $c $k | default dict)) (deepCopy (index $v $k | default dict))) -}}
+{{- $_ := set $s $k (merge (deepCopy (index $c $k | default dict)) (index $v $k | default dict)) -}}
 {{- end -}}
 {{- $replace := list "tolerations" "affinity" "topologySpreadConstraints" "priorityClassName" "runtimeClassName" -}}
 {{- if $app }}{{ $replace = concat $replace (list "dnsConfig" "lifecycle" "dnsPolicy") }}{{ end -}}
@@ -140,13 +140,11 @@ labels, and the annotations (commonAnnotations, pod annotations, and what rolls 
 "web" "settings" $s ["annotations" dict])
 */}}
 {{- define "spacefleet.pod.metadata" -}}
-{{- $l := merge (include "spacefleet.labels" . | fromYaml) (deepCopy .settings.podLabels) -}}
-{{- $a := merge (deepCopy (.annotations | default dict)) (deepCopy .settings.podAnnotations) (deepCopy (.ctx.Values.commonAnnotations | default dict)) -}}
 labels:
-  {{- include "spacefleet.yaml" $l | nindent 2 }}
-{{- with $a }}
+  {{- include "spacefleet.labels" (dict "ctx" .ctx "component" .component "extra" .settings.podLabels) | nindent 2 }}
+{{- with include "spacefleet.annotations" (dict "a" .annotations "b" .settings.podAnnotations "c" .ctx.Values.commonAnnotations) }}
 annotations:
-  {{- include "spacefleet.yaml" . | nindent 2 }}
+  {{- . | nindent 2 }}
 {{- end }}
 {{- end -}}
 
@@ -165,11 +163,6 @@ annotations:
 
 {{- define "spacefleet.pod.envFrom" -}}
 {{- with .extraEnvFrom }}{{ include "spacefleet.yaml" . }}{{ end -}}
-{{- end -}}
-
-{{/* What rolls an app pod: the database connection (see spacefleet.database.checksum). */}}
-{{- define "spacefleet.pod.checksums" -}}
-checksum/database: {{ include "spacefleet.database.checksum" . | quote }}
 {{- end -}}
 
 {{/* A Deployment's rollout settings: updateStrategy, revisionHistoryLimit, minReadySeconds (web.* or worker.*). */}}

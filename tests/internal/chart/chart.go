@@ -313,6 +313,25 @@ func Env(c corev1.Container, name string) *corev1.EnvVar {
 	return nil
 }
 
+// RenderUmbrella renders the parent chart in dir with this chart (Dir()) as its dependency, as
+// `helm dependency build` would vendor it, with user values for the parent.
+func RenderUmbrella(dir string, vals map[string]any) (*Result, error) {
+	parent, err := loader.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	sub, err := loader.Load(Dir()) // a fresh copy: AddDependency makes it the parent's, the shared one must stay top-level
+	if err != nil {
+		return nil, err
+	}
+	parent.AddDependency(sub)
+	rel, err := newInstall().Run(parent, vals)
+	if err != nil {
+		return nil, err
+	}
+	return decodeRelease(rel)
+}
+
 // RenderWithoutSchema renders with values.schema.json removed, to prove the template-time checks in
 // _validate.tpl stand on their own.
 func RenderWithoutSchema(vals map[string]any) (*Result, error) {
