@@ -40,21 +40,31 @@ define gates_go_install
 	fi
 endef
 
-# Helm 3's Makefile stamps its version and the Kubernetes version that `helm template`/`helm lint` assume (from the
-# k8s.io/client-go it builds with; without it, a `go install`ed helm 3 claims Kubernetes v1.20 and our
-# kubeVersion ">=1.30.0-0" refuses to render). Do the same, reading client-go's minor from helm's go.mod.
-GATES_HELM3_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) \
-  -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
-  $$(minor=$$(cd / && $(GATES_GOENV) go mod download -json helm.sh/helm/v3@$(HELM3_VERSION) | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$$/\1/p' | xargs sed -n 's/^[[:space:]]*k8s.io\/client-go v0\.\([0-9]*\)\..*/\1/p'); \
-     [ -n "$$minor" ] || { echo "cannot read client-go minor of helm $(HELM3_VERSION)" >&2; exit 1; }; \
-     for p in pkg/lint/rules pkg/chartutil; do printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=1 -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' $$p $$p $$minor; done)
+# Helm's Makefile stamps its version and the Kubernetes version that `helm template`/`helm lint` assume (from the
+# k8s.io/client-go it builds with; without it, a `go build`-built helm 3 claims Kubernetes v1.20 and our kubeVersion
+# ">=1.30.0-0" refuses to render): tools-helm3 does the same from the module's client-go.
 GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
 .PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-shellcheck tools-repo
-tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
+tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo tools-ct tools-trivy tools-apicheck ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
 
+# Helm 3 is built from this module's own dependency graph (go.mod: `tool helm.sh/helm/v3/cmd/helm`, the Helm SDK the
+# render tests import), without -trimpath like `go test`: the CLI and the tests share compiled packages, so on a cold
+# machine the CLI costs seconds on top of the render tests instead of minutes on its own.
+GATES_GOSUM_HASH := $(shell cat go.sum 2>/dev/null | sha256sum | cut -c1-12)
 tools-helm3:
-	$(call gates_go_install,helm,helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION),helm,$(GATES_HELM3_LDFLAGS),+ldflags)
+	@want=$$(go list -m -f '{{.Version}}' helm.sh/helm/v3); [ "$$want" = "$(HELM3_VERSION)" ] || { \
+	  echo "go.mod requires helm.sh/helm/v3 $$want but HELM3_VERSION is $(HELM3_VERSION): keep them equal (go get -tool helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION))" >&2; exit 1; }
+	@if [ -x "$(BIN)/helm" ] && [ -f "$(GATES_STAMPS)/helm@$(HELM3_VERSION)+module-$(GATES_GOSUM_HASH)" ]; then :; else \
+	  set -e; echo ">> building helm $(HELM3_VERSION) from the module's dependency graph"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
+	  t0=$$(date +%s); minor=$$(go list -m -f '{{.Version}}' k8s.io/client-go | sed -n 's/^v0\.\([0-9]*\)\..*/\1/p'); \
+	  [ -n "$$minor" ] || { echo "cannot read the module's k8s.io/client-go minor" >&2; exit 1; }; \
+	  go build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+	    $$(for p in pkg/lint/rules pkg/chartutil; do printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=1 -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' $$p $$p $$minor; done)" \
+	    -o "$(BIN)/helm" helm.sh/helm/v3/cmd/helm; \
+	  rm -f "$(GATES_STAMPS)/helm@"*; touch "$(GATES_STAMPS)/helm@$(HELM3_VERSION)+module-$(GATES_GOSUM_HASH)"; \
+	  echo ">> helm built in $$(( $$(date +%s) - t0 ))s"; \
+	fi
 tools-helm4:
 	$(call gates_go_install,helm4,helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION),helm,$(GATES_HELM4_LDFLAGS),+ldflags)
 tools-kubeconform:
@@ -182,7 +192,8 @@ SHELLCHECK_ROOT ?= .
 shellcheck: tools-shellcheck ## shellcheck every shell script of the repository (waivers, each with its reason: ci/shellcheck-waivers.txt)
 	@scripts/shellcheck.sh '$(SHELLCHECK_ROOT)' '$(abspath $(SHELLCHECK_ROOT))/ci/shellcheck-waivers.txt'
 
-GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck \
+              release-metadata version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
 	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \

@@ -1,8 +1,9 @@
 # mk/kind.mk — offline images, the kind cluster, the demo and the e2e harness.
-# Nothing is pulled from a container registry: the kind node image, PostgreSQL and busybox are built from Debian
-# packages and Go modules (images/*/build.sh), cached as zstd tars under $(CACHE)/images. Pinned in the root Makefile:
-# KIND_VERSION, K8S_VERSION, HELM3_VERSION. Set KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can
-# pull) to use that node image instead of building one: the cluster code path is the same.
+# Nothing is pulled from a container registry: the kind node image, PostgreSQL, busybox and the NetworkPolicy
+# controller are built from Debian packages and Go modules (images/*/build.sh), cached as zstd tars under
+# $(CACHE)/images. Pinned in the root Makefile: KIND_VERSION, K8S_VERSION, HELM3_VERSION, NETPOL_VERSION. Set
+# KIND_NODE_IMAGE (e.g. kindest/node:v1.33.x on a machine that can pull) to use that node image instead of building
+# one: the cluster code path is the same.
 
 KIND_CLUSTER        ?= spacefleet-e2e
 KIND_DEMO_CLUSTER   ?= spacefleet-demo
@@ -14,6 +15,8 @@ E2E_PG_IMAGE_REPO   ?= spacefleet/postgres
 E2E_PG_IMAGE_TAG    ?= 15
 E2E_PG_IMAGE        ?= $(E2E_PG_IMAGE_REPO):$(E2E_PG_IMAGE_TAG)
 E2E_BUSYBOX_IMAGE   ?= spacefleet/busybox:1.35
+E2E_NETPOL_IMAGE_REPO ?= spacefleet/kube-network-policies
+E2E_NETPOL_IMAGE    ?= $(E2E_NETPOL_IMAGE_REPO):$(NETPOL_VERSION)
 E2E_KEEP            ?= 0
 E2E_TIMEOUT         ?= 60m
 # extra `go test` flags, e.g. E2E_FLAGS="-run TestBundled -v"
@@ -26,7 +29,7 @@ KIND_HOST_PACKAGES  := debootstrap busybox-static zstd jq
 DEMO_RELEASE        ?= spacefleet
 DEMO_NAMESPACE      ?= spacefleet
 
-.PHONY: docker tools-kind images images-node images-postgres images-busybox images-app \
+.PHONY: docker tools-kind images images-node images-postgres images-busybox images-app images-netpol \
         cluster cluster-delete demo demo-delete e2e
 
 docker: ## ensure a running dockerd (installs docker.io; runc-capfix when the VM lacks capabilities)
@@ -44,7 +47,7 @@ tools-kind: tools-helm3 ## install kind, kubectl and helm v3 into the cache bin 
 	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi
 
 # ---- images ----
-images: images-node images-postgres images-busybox images-app ## build all images offline, cached (warm run: no-op)
+images: images-node images-postgres images-busybox images-app images-registry images-netpol ## build all images offline, cached (warm run: no-op)
 
 images-node: docker
 ifeq ($(KIND_NODE_IMAGE),)
@@ -59,6 +62,10 @@ images-postgres: docker
 images-busybox: docker
 	@CACHE=$(CACHE) BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) images/busybox/build.sh
 
+# the NetworkPolicy controller: not loaded by `make cluster`; the suites that need it install it (images/netpol/install.sh)
+images-netpol: docker
+	@CACHE=$(CACHE) NETPOL_VERSION=$(NETPOL_VERSION) NETPOL_IMAGE=$(E2E_NETPOL_IMAGE_REPO) images/netpol/build.sh
+
 # the app image is `make image` (mk/app.mk); skipped with a note while that target does not exist
 images-app: docker
 	@if $(MAKE) --no-print-directory -n image >/dev/null 2>&1; then $(MAKE) --no-print-directory image; \
@@ -72,8 +79,9 @@ cluster: docker tools-kind images ## create or reuse the kind cluster spacefleet
 	@$(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list)
 	@echo "export KUBECONFIG=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER))"
 
-cluster-delete: ## delete the kind cluster spacefleet-e2e
+cluster-delete: ## delete the kind cluster spacefleet-e2e (and its local registry)
 	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); fi
+	@scripts/registry.sh down $(REGISTRY_NAME)
 
 demo: docker tools-kind images ## kind cluster spacefleet-demo with charts/spacefleet on the bundled database (dev values)
 	@test -f charts/spacefleet/Chart.yaml || { echo "charts/spacefleet does not exist yet"; exit 1; }
@@ -102,18 +110,32 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 	@if [ -x "$(BIN)/kind" ]; then $(KIND_CLUSTER_SH) down $(KIND_DEMO_CLUSTER); fi
 
 # ---- e2e ----
+# The cluster also gets its local OCI registry (mk/release.mk): the harness images are pushed there (the OCI suites
+# pull them by digest; the others still use the `kind load`ed copies) with the signed current and previous packages.
 # A full run (no E2E_FLAGS: CI) builds the add-on images up front, before the suites load the cluster; a filtered
 # run leaves that to the suites that need them (scripts/addons.sh, called by the harness).
-e2e: docker tools-kind tools-helm4 images $(if $(strip $(E2E_FLAGS)),,images-addons) ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+E2E_SHIP_OUT        := .build/e2e
+e2e: docker tools-kind tools-helm4 images images-registry $(if $(strip $(E2E_FLAGS)),,images-addons) ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
+	  gwdir=$$(cd / && GOFLAGS= GOWORK=off go mod download -json sigs.k8s.io/gateway-api@$(GATEWAY_API_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  [ -d "$$gwdir/config/crd/standard" ] || { echo "e2e: no config/crd/standard in sigs.k8s.io/gateway-api@$(GATEWAY_API_VERSION)" >&2; exit 1; }; \
+	  mkdir -p $(E2E_SHIP_OUT); \
+	  reg=$$($(REGISTRY_SH) up $(REGISTRY_NAME) $(REGISTRY_IMAGE)); $(REGISTRY_SH) connect $(REGISTRY_NAME) $(KIND_CLUSTER); \
+	  $(REGISTRY_SH) push $(REGISTRY_NAME) $(kind_load_list) > $(E2E_SHIP_OUT)/registry-images.txt; \
+	  $(MAKE) --no-print-directory package-push KIND_CLUSTER=$(KIND_CLUSTER); \
+	  SPACEFLEET_E2E_REGISTRY=$$reg SPACEFLEET_E2E_REGISTRY_IMAGES=$(CURDIR)/$(E2E_SHIP_OUT)/registry-images.txt \
+	  SPACEFLEET_E2E_PACKAGES=$(CURDIR)/$(PACKAGE_DIR) SPACEFLEET_E2E_KEYRING=$(CURDIR)/$(SIGNING_DIR)/pubring.gpg \
+	  SPACEFLEET_E2E_CHART_VERSION=$(call chart_version,$(GATES_CHART)) SPACEFLEET_E2E_PREV_CHART_VERSION=$(RELEASED_VERSION) \
+	  SPACEFLEET_E2E_PREV_VALUES=$(CURDIR)/.build/previous/$(RELEASED_VERSION)/examples/values \
 	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
-	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
+	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_NETPOL_IMAGE=$(E2E_NETPOL_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
 	  SPACEFLEET_E2E_ADDONS=$(CURDIR)/scripts/addons.sh $(ADDONS_ENV) \
+	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
-	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); \
+	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); scripts/registry.sh down $(REGISTRY_NAME); \
 	  else echo ">> keeping cluster $(KIND_CLUSTER): export KUBECONFIG=$$kcfg"; fi; \
 	  exit $$rc

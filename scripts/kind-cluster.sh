@@ -23,6 +23,9 @@ exists() { "$KIND" get clusters 2>/dev/null | grep -x "$1" >/dev/null; }
 
 healthy() {
   [ "$(docker inspect -f '{{.State.Running}}' "$NAME-control-plane" 2>/dev/null)" = true ] || { log "node container is not running"; return 1; }
+  # created before the registry config (scripts/kind-cluster.yaml) existed: its containerd cannot pull from it
+  docker exec "$NAME-control-plane" grep -F 'config_path = "/etc/containerd/certs.d"' /etc/containerd/config.toml >/dev/null 2>&1 \
+    || { log "node has no containerd config_path (registry config)"; return 1; }
   "$KIND" get kubeconfig --name "$NAME" > "$KCFG" 2>/dev/null || { log "cannot read the kubeconfig"; return 1; }
   timeout 20 "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$NAME" get --raw /readyz >/dev/null 2>&1 || { log "API server not ready"; return 1; }
   kc wait --for=condition=Ready node --all --timeout=30s >/dev/null 2>&1 || { log "node not Ready"; return 1; }
@@ -52,7 +55,7 @@ up() {
   if ! exists "$NAME"; then
     local s; s=$(date +%s)
     log "creating cluster $NAME from $NODE_IMAGE"
-    "$KIND" create cluster --name "$NAME" --image "$NODE_IMAGE" --kubeconfig "$KCFG" --wait 5m
+    "$KIND" create cluster --name "$NAME" --image "$NODE_IMAGE" --kubeconfig "$KCFG" --config "$(dirname "$0")/kind-cluster.yaml" --wait 5m
     wait_system 180s >/dev/null
     log "cluster $NAME created in $(( $(date +%s) - s ))s"
   fi

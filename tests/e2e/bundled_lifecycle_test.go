@@ -255,7 +255,7 @@ func TestLifecycleBundled(t *testing.T) {
 	}
 	stsUID := func(t *testing.T) types.UID {
 		t.Helper()
-		sts, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(context.Background(), rel.Fullname()+"-postgresql", metav1.GetOptions{})
+		sts, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(context.Background(), rel.PostgresService(), metav1.GetOptions{})
 		require.NoError(t, err)
 		return sts.UID
 	}
@@ -293,7 +293,7 @@ func TestLifecycleBundled(t *testing.T) {
 		ns.WaitNoPods(t, rel.Selector("postgresql"), 3*time.Minute)
 		assert.Equal(t, uid, pvcUID(t), "the PVC survives helm uninstall (same object)")
 		assert.Nil(t, rel.DatabaseSecretData(t), "the chart's Secret %s is gone with the release", rel.DatabaseSecret())
-		_, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(context.Background(), rel.Fullname()+"-postgresql", metav1.GetOptions{})
+		_, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(context.Background(), rel.PostgresService(), metav1.GetOptions{})
 		assert.True(t, apierrors.IsNotFound(err), "the StatefulSet is gone: %v", err)
 		return uid
 	}

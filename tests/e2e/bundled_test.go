@@ -46,7 +46,7 @@ func runBundled(t *testing.T, rel *h.Release) {
 	ship := api.CreateShip(t, name)
 	got := api.GetShip(t, ship.ID)
 	assert.Equal(t, name, got.Name, "the API reads back what it wrote")
-	row := h.Psql(t, ns, rel.Fullname()+"-postgresql-0", "postgresql", "spacefleet", "spacefleet",
+	row := h.Psql(t, ns, rel.PostgresPod(), "postgresql", "spacefleet", "spacefleet",
 		fmt.Sprintf("SELECT name FROM ships WHERE id = %d", ship.ID))
 	assert.Equal(t, name, row, "the row is in the bundled database")
 

@@ -91,7 +91,7 @@ func TestMigrateRunsFirst(t *testing.T) {
 	// resource) must still hold the URL they run with, or the next pod restart or scale-up picks up the URL that
 	// just failed. The copy, holding the rejected URL, must be gone with the failed hook phase.
 	t.Run("url-change-keeps-secret", func(t *testing.T) {
-		secretName := rel.Fullname() + "-database"
+		secretName := rel.DatabaseSecret()
 		read := func() []byte {
 			s, err := ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), secretName, metav1.GetOptions{})
 			require.NoError(t, err)
@@ -108,7 +108,7 @@ func TestMigrateRunsFirst(t *testing.T) {
 		// compared, never printed
 		assert.True(t, string(orig) == string(read()),
 			"after the failed upgrade Secret %s holds the REJECTED url: a restarted or added web/worker pod would now connect with it", secretName)
-		_, err = ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.Fullname()+"-migrate-database", metav1.GetOptions{})
+		_, err = ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.Object("migrate-database"), metav1.GetOptions{})
 		assert.True(t, apierrors.IsNotFound(err), "the migrate hook's Secret copy is removed with its failed hook phase: %v", err)
 
 		// The consequence an operator sees: a web pod that restarts after the failed upgrade (node drain,

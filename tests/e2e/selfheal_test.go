@@ -32,7 +32,7 @@ func TestSelfHeal(t *testing.T) {
 	webPods := ns.Pods(t, rel.Selector("web"))
 	require.Len(t, webPods, 1)
 	webName := webPods[0].Name
-	dbPod := rel.Fullname() + "-postgresql-0"
+	dbPod := rel.PostgresPod()
 	old, err := ns.Client.CoreV1().Pods(ns.Name).Get(context.Background(), dbPod, metav1.GetOptions{})
 	require.NoError(t, err)
 

@@ -57,9 +57,9 @@ func runTLS(t *testing.T, env *h.Env, mode string, helm4 bool) {
 	assert.Equal(t, "spacefleet-migrate", job.Spec.Template.Spec.ServiceAccountName, "the pre-install Job runs as its own hook ServiceAccount")
 	// What only the hook needed (its ServiceAccount, and with an inline URL its Secret copy) is gone with the
 	// hook phase; the app's Secret and ServiceAccount are release resources.
-	_, err := ns.Client.CoreV1().ServiceAccounts(ns.Name).Get(context.Background(), rel.Fullname()+"-migrate", metav1.GetOptions{})
+	_, err := ns.Client.CoreV1().ServiceAccounts(ns.Name).Get(context.Background(), rel.Object("migrate"), metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "hook ServiceAccount removed after the hook phase: %v", err)
-	_, err = ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.Fullname()+"-migrate-database", metav1.GetOptions{})
+	_, err = ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.Object("migrate-database"), metav1.GetOptions{})
 	assert.True(t, apierrors.IsNotFound(err), "hook Secret copy removed after the hook phase: %v", err)
 	_, err = ns.Client.CoreV1().ServiceAccounts(ns.Name).Get(context.Background(), rel.Fullname(), metav1.GetOptions{})
 	assert.NoError(t, err, "the release ServiceAccount exists")

@@ -11,14 +11,20 @@ cd "$root"
 cases=(
   "yamllint: a duplicate key in values.yaml|lint|printf 'nameOverride: dup\n' >> values.yaml"
   "helm lint --strict: a template error|lint|printf '{{ .Values.nope.missing }}\n' > templates/broken.yaml"
-  "kubeconform: an unknown field on the web Deployment|kubeconform|sed -i 's/^  replicas: {{ .Values.web.replicas }}$/&\n  replicaz: 1/' templates/web/deployment.yaml"
-  "kubeconform: a string where an int belongs|kubeconform|sed -i 's/containerPort: {{ .Values.web.port }}/containerPort: \"{{ .Values.web.port }}\"/' templates/web/deployment.yaml"
+  "kubeconform: an unknown field on the web Deployment|kubeconform|sed -i 's/^  replicas: {{ include \"spacefleet.int\" \$web.replicas }}$/&\n  replicaz: 1/' templates/web/deployment.yaml"
+  "kubeconform: a string where an int belongs|kubeconform|sed -i 's/containerPort: {{ include \"spacefleet.int\" \$web.port }}/containerPort: \"{{ include \"spacefleet.int\" \$web.port }}\"/' templates/web/deployment.yaml"
   "kube-score: a writable root filesystem|kube-score|sed -i '0,/readOnlyRootFilesystem: true/s//readOnlyRootFilesystem: false/' values.yaml"
   "kube-score: the worker loses its PodDisruptionBudget|kube-score|: > templates/worker/pdb.yaml"
   "docs-check: a values comment changed without make docs|docs-check|sed -i 's/^# -- Override the chart name used in resource names.$/# -- Override the chart name (changed)./' values.yaml"
   "helm-compat: Helm 4 renders a different object|helm-compat|printf '{{- if hasPrefix \"v4\" .Capabilities.HelmVersion.Version }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: helm4-only\n{{- end }}\n' > templates/drift.yaml"
   "guards: viaHook no longer reaches the pods|guards|sed -i 's/if .Values.migrations.viaHook -}}/if false -}}/' templates/migrate/_migrate.tpl"
   "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
+  "release-metadata: artifacthub.io/images misses the PostgreSQL image|release-metadata|sed -i '/^      image: postgres:/d' Chart.yaml"
+  "release-metadata: no CHANGELOG section for the chart version|release-metadata|sed -i 's/^## \([0-9][^ ]*\) (unreleased)$/## next (unreleased)/' CHANGELOG.md"
+  "version-increment: the chart changed but its version is the released one|version-increment|sed -i 's/^version: .*/version: 0.1.0/' Chart.yaml"
+  "ct lint: trailing spaces in Chart.yaml (ct's yamllint rules)|ct-lint|sed -i 's/^type: application$/type: application   /' Chart.yaml"
+  "trivy config: a container may escalate privileges|trivy|sed -i '0,/allowPrivilegeEscalation: false/s//allowPrivilegeEscalation: true/' values.yaml"
+  "api-deprecations: a FlowSchema of flowcontrol v1beta3 (deprecated 1.29, removed 1.32)|api-deprecations|printf 'apiVersion: flowcontrol.apiserver.k8s.io/v1beta3\nkind: FlowSchema\nmetadata:\n  name: old\nspec:\n  priorityLevelConfiguration:\n    name: global-default\n' > templates/old-api.yaml"
   "shellcheck: an unquoted variable in a script|shellcheck|printf 'rm -rf \$1/cache\\n' >> scripts/kind-cluster.sh"
   "shellcheck: a waiver without a reason|shellcheck|printf 'scripts/kind-cluster.sh SC2086\\n' >> ci/shellcheck-waivers.txt"
   "shellcheck: a stale waiver|shellcheck|printf 'scripts/kind-cluster.sh SC2154 nothing fires it\\n' >> ci/shellcheck-waivers.txt"
@@ -54,7 +60,7 @@ for c in "${cases[@]}"; do
     echo "STAYED GREEN $gate: $name"; bad=$((bad + 1))
   else
     # awk reads the whole log (no early-exit reader under pipefail: that was a random SIGPIPE, exit 141).
-    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat|warning:|stale|no reason/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
+    why=$(awk '!/^[[:space:]]*[|+-]|WAIVED/ && /FAIL|error|Error|out of date|CRITICAL|differ|duplicat|warning:|note:|stale|no reason/ && !found {sub(/^[[:space:]]+/, ""); print substr($0, 1, 150); found = 1}' "$work/case$n.log")
     echo "red          $gate: $name -> $why"
   fi
 done

@@ -7,6 +7,13 @@
 //	chartgate kube-score WAIVERS JSON...   reads `kube-score score -o json` outputs (one per render), drops waived
 //	                                       findings, prints the rest; exit 1 on any unwaived CRITICAL, or on a waiver
 //	                                       that matched no finding in any of the renders
+//	chartgate release CHART RENDER.yaml    Chart.yaml metadata and Artifact Hub annotations complete, artifacthub.io/images
+//	                                       = the images of the default render, CHANGELOG.md/UPGRADING.md sections
+//	chartgate version-increment RELEASED_DIR RELEASED_VERSION CHART
+//	                                       a chart that differs from its newest release must have a greater version
+//	chartgate trivy WAIVERS DIR JSON...    reads `trivy config -f json` outputs of the renders in DIR, drops waived
+//	                                       findings (object = the document holding the finding's line); exit 1 on any
+//	                                       unwaived finding or a waiver that matched none
 package main
 
 import (
@@ -40,6 +47,21 @@ func main() {
 			usage()
 		}
 		err = kubeScore(os.Args[2], os.Args[3:], os.Stdout)
+	case "release":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		err = releaseCheck(os.Args[2], os.Args[3], os.Stdout)
+	case "version-increment":
+		if len(os.Args) != 5 {
+			usage()
+		}
+		err = versionIncrement(os.Args[2], os.Args[3], os.Args[4], os.Stdout)
+	case "trivy":
+		if len(os.Args) < 5 {
+			usage()
+		}
+		err = trivyCheck(os.Args[2], os.Args[3:], os.Stdout)
 	default:
 		usage()
 	}
@@ -50,7 +72,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON...")
+	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml | version-increment RELEASED_DIR RELEASED_VERSION CHART | trivy WAIVERS RENDER_DIR JSON...")
 	os.Exit(2)
 }
 

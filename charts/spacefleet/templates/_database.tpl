@@ -233,3 +233,23 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- define "spacefleet.postgresql.majorVersion" -}}
 {{- regexFind "^[0-9]+" (toString .Values.postgresql.image.tag) -}}
 {{- end -}}
+
+{{/*
+The major version the running bundled database was deployed with ("" when there is none): the StatefulSet's
+spacefleet.io/postgresql-major annotation (chart 0.2.0 on), else the tag of its postgresql container's image (0.1.0
+rendered repository:tag). Takes the looked-up StatefulSet.
+*/}}
+{{- define "spacefleet.postgresql.runningMajor" -}}
+{{- $major := dig "metadata" "annotations" "spacefleet.io/postgresql-major" "" . -}}
+{{- if not $major -}}
+  {{- range (dig "spec" "template" "spec" "containers" list .) -}}
+    {{- if eq (toString .name) "postgresql" -}}
+      {{- $ref := regexReplaceAll "@.*$" (toString .image) "" -}}
+      {{- if regexMatch ":[^/:]+$" $ref -}}
+        {{- $major = regexFind "^[0-9]+" (regexFind "[^:]+$" $ref) -}}
+      {{- end -}}
+    {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- $major -}}
+{{- end -}}

@@ -14,7 +14,9 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.databaseMode" . -}}
 {{- include "spacefleet.validate.url" . -}}
 {{- include "spacefleet.validate.tlsPaths" . -}}
+{{- include "spacefleet.validate.deprecations" . -}}
 {{- include "spacefleet.validate.postgresqlVersion" . -}}
+{{- include "spacefleet.validate.postgresqlMajorUpgrade" . -}}
 {{- include "spacefleet.validate.postgresql" . -}}
 {{- include "spacefleet.validate.migrations" . -}}
 {{- include "spacefleet.validate.web" . -}}
@@ -24,6 +26,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.services" . -}}
 {{- include "spacefleet.validate.route" . -}}
 {{- include "spacefleet.validate.extraObjects" . -}}
+{{- include "spacefleet.validate.networkPolicy" . -}}
 {{- end -}}
 
 {{- define "spacefleet.validate.databaseMode" -}}
@@ -112,6 +115,25 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.fail" (printf "postgresql.image.tag %q does not start with a PostgreSQL major version. Pin a versioned tag such as \"16.6\" (14 to 17 are supported)." (toString .Values.postgresql.image.tag)) -}}
 {{- else if lt (atoi $major) 14 -}}
 {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s; Spacefleet needs 14 or newer. Set postgresql.image.tag to a 14–17 release such as \"16.6\"." (toString .Values.postgresql.image.tag) $major) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+A data directory initialised by one PostgreSQL major cannot be opened by another: the new pod would crash-loop and
+the old one is gone. Compare with what runs now (lookup: `helm install/upgrade` against a cluster; `helm template`
+sees nothing and passes) and refuse before anything changes.
+*/}}
+{{- define "spacefleet.validate.postgresqlMajorUpgrade" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- $name := include "spacefleet.postgresql.fullname" . -}}
+{{- $sts := lookup "apps/v1" "StatefulSet" .Release.Namespace $name -}}
+{{- if $sts -}}
+  {{- $running := include "spacefleet.postgresql.runningMajor" $sts -}}
+  {{- $want := include "spacefleet.postgresql.majorVersion" . -}}
+  {{- if and $running $want (ne $running $want) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s, but the bundled database (StatefulSet %s) runs PostgreSQL %s: its data directory cannot be opened by another major version, so this upgrade would leave a crash-looping database. Keep postgresql.image.tag on a %s.x release for this release, and move the data to PostgreSQL %s with the runbook in the chart README, section \"PostgreSQL major upgrades\" (dump, new volume, restore)." (toString .Values.postgresql.image.tag) $want $name $running $running $want) -}}
+  {{- end -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -299,6 +321,50 @@ extra containers need unique names.
 {{- $obj := tpl $text $ | fromYaml -}}
 {{- if or (hasKey $obj "Error") (not $obj.apiVersion) (not $obj.kind) (not ($obj.metadata | default dict).name) -}}
 {{- include "spacefleet.fail" (printf "extraObjects[%d] is not a Kubernetes manifest after rendering (it needs apiVersion, kind and metadata.name%s). Fix that entry." $i (ternary (printf "; YAML error: %v" (get $obj "Error")) "" (hasKey $obj "Error"))) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Renamed and removed values keys: the table lives in _deprecations.tpl. */}}
+{{- define "spacefleet.validate.deprecations" -}}
+{{- include "spacefleet.deprecations.check" (dict "values" .Values "table" (include "spacefleet.deprecations.table" . | fromJsonArray)) -}}
+{{- end -}}
+
+{{/*
+NetworkPolicies: settings the chosen mode would ignore, and combinations that would cut the app off (from its
+database, or web from the front door the chart renders for it).
+*/}}
+{{- define "spacefleet.validate.networkPolicy" -}}
+{{- $np := .Values.networkPolicy -}}
+{{- if $np.enabled -}}
+{{- $in := $np.ingress -}}
+{{- $sources := or $in.namespaceSelector $in.podSelector $in.cidrs -}}
+{{- if and $np.allowExternal $sources -}}
+{{- include "spacefleet.fail" "networkPolicy.ingress (namespaceSelector, podSelector, cidrs) is set while networkPolicy.allowExternal=true admits every client, so it would change nothing. Set networkPolicy.allowExternal=false to admit only those sources, or remove networkPolicy.ingress." -}}
+{{- end -}}
+{{- $svcType := toString .Values.web.service.type -}}
+{{- $exposed := or .Values.web.ingress.enabled .Values.web.route.enabled (eq $svcType "LoadBalancer") (eq $svcType "NodePort") -}}
+{{- if and (not $np.allowExternal) $exposed (not $sources) (not $np.extraIngress) -}}
+{{- include "spacefleet.fail" "networkPolicy.allowExternal=false, but web is exposed (web.ingress, web.route or a NodePort/LoadBalancer web.service) and no source may reach it: your ingress controller, Gateway or load balancer would be refused. Admit it with networkPolicy.ingress.namespaceSelector (e.g. {kubernetes.io/metadata.name: ingress-nginx}), networkPolicy.ingress.podSelector, networkPolicy.ingress.cidrs or networkPolicy.extraIngress, or set networkPolicy.allowExternal=true." -}}
+{{- end -}}
+{{- $db := $np.egress.database -}}
+{{- if .Values.postgresql.enabled -}}
+  {{- if $db.cidrs -}}
+  {{- include "spacefleet.fail" "networkPolicy.egress.database.cidrs is for an external database, but postgresql.enabled=true: the app reaches the bundled PostgreSQL by its pod labels. Remove networkPolicy.egress.database.cidrs, or set postgresql.enabled=false." -}}
+  {{- end -}}
+  {{- if and (ne (toString .Values.postgresql.service.type) "ClusterIP") (not $np.postgresql.extraIngress) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.service.type=%s exposes the bundled database outside the cluster, but networkPolicy admits only this release's pods to it. List the outside clients in networkPolicy.postgresql.extraIngress (e.g. an ipBlock), or set postgresql.service.type=ClusterIP." (toString .Values.postgresql.service.type)) -}}
+  {{- end -}}
+{{- else -}}
+  {{- if $np.postgresql.extraIngress -}}
+  {{- include "spacefleet.fail" "networkPolicy.postgresql.extraIngress is set but postgresql.enabled=false: there is no bundled database to admit clients to. Remove it (your external database's own firewall decides who connects)." -}}
+  {{- end -}}
+  {{- if and (not $np.allowExternalEgress) (not $db.cidrs) (not $np.extraEgress) -}}
+  {{- include "spacefleet.fail" "networkPolicy.enabled=true with an external database (postgresql.enabled=false) allows the app pods DNS only: they could not reach the database. Set networkPolicy.egress.database.cidrs (and .ports) to its addresses, or add a rule to networkPolicy.extraEgress (an in-cluster database: namespaceSelector/podSelector), or set networkPolicy.allowExternalEgress=true." -}}
+  {{- end -}}
+{{- end -}}
+{{- if and $np.allowExternalEgress (or $db.cidrs $np.extraEgress) -}}
+{{- include "spacefleet.fail" "networkPolicy.egress.database.cidrs / networkPolicy.extraEgress are set while networkPolicy.allowExternalEgress=true lets the pods connect anywhere, so they would change nothing. Set networkPolicy.allowExternalEgress=false to restrict egress to them, or remove them." -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}

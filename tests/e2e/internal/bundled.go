@@ -46,10 +46,10 @@ func (r *Release) Rollback(t testing.TB, revision int) Result {
 }
 
 // Names of the bundled database's objects.
-func (r *Release) PostgresPod() string     { return r.Fullname() + "-postgresql-0" }
-func (r *Release) PostgresService() string { return r.Fullname() + "-postgresql" }
-func (r *Release) PostgresPVC() string     { return "data-" + r.Fullname() + "-postgresql-0" }
-func (r *Release) DatabaseSecret() string  { return r.Fullname() + "-database" }
+func (r *Release) PostgresPod() string     { return r.Object("postgresql") + "-0" }
+func (r *Release) PostgresService() string { return r.Object("postgresql") }
+func (r *Release) PostgresPVC() string     { return "data-" + r.Object("postgresql") + "-0" }
+func (r *Release) DatabaseSecret() string  { return r.Object("database") }
 
 // PostgresHost is the Service's namespaced name, as DATABASE_URL and the server certificate carry it.
 func (r *Release) PostgresHost() string { return r.PostgresService() + "." + r.NS.Name + ".svc" }

@@ -26,14 +26,17 @@ type Env struct {
 	AppImage     Image
 	PGImage      Image
 	BusyboxImage string
+	NetpolImage  string // the NetworkPolicy controller's image (images/netpol), installed by the suites that need it
 	Chart        string // absolute path of charts/spacefleet
 	Examples     string // absolute path of examples/values
 	Helm         string // helm v3 binary
 	Helm4        string // helm v4 binary ("" when absent: the Helm 4 tests skip)
 	Kubectl      string
 	Kind         string
-	Verbose      bool // SPACEFLEET_E2E_VERBOSE=1: terratest logs every kubectl command and its output
-	KeepNS       bool // SPACEFLEET_E2E_KEEP_NAMESPACES=1: leave the test namespaces for debugging
+	GatewayCRDs  string // directory of the Gateway API standard CRDs (SPACEFLEET_E2E_GATEWAY_API_CRDS, from make)
+	Verbose      bool   // SPACEFLEET_E2E_VERBOSE=1: terratest logs every kubectl command and its output
+	KeepNS       bool   // SPACEFLEET_E2E_KEEP_NAMESPACES=1: leave the test namespaces for debugging
+	OCI          OCI    // the local OCI registry and the signed packages (oci.go); zero when `make e2e` set none up
 }
 
 // Image is a repository and tag, as the chart's values take them.
@@ -79,15 +82,18 @@ func load() {
 		AppImage:     ParseImage(getenv("SPACEFLEET_E2E_APP_IMAGE", "spacefleet/spacefleet:0.1.0")),
 		PGImage:      ParseImage(getenv("SPACEFLEET_E2E_PG_IMAGE", "spacefleet/postgres:15")),
 		BusyboxImage: getenv("SPACEFLEET_E2E_BUSYBOX_IMAGE", "spacefleet/busybox:1.35"),
+		NetpolImage:  os.Getenv("SPACEFLEET_E2E_NETPOL_IMAGE"),
 		Chart:        getenv("SPACEFLEET_E2E_CHART", filepath.Join(root, "charts", "spacefleet")),
 		Examples:     filepath.Join(root, "examples", "values"),
 		Helm:         os.Getenv("SPACEFLEET_E2E_HELM"),
 		Helm4:        os.Getenv("SPACEFLEET_E2E_HELM4"),
 		Kubectl:      os.Getenv("SPACEFLEET_E2E_KUBECTL"),
 		Kind:         os.Getenv("SPACEFLEET_E2E_KIND"),
+		GatewayCRDs:  os.Getenv("SPACEFLEET_E2E_GATEWAY_API_CRDS"),
 		Verbose:      os.Getenv("SPACEFLEET_E2E_VERBOSE") == "1",
 		KeepNS:       os.Getenv("SPACEFLEET_E2E_KEEP_NAMESPACES") == "1",
 	}
+	e.OCI = loadOCI()
 	if e.Kubeconfig == "" {
 		skipMsg = "SPACEFLEET_E2E_KUBECONFIG is not set: run the suites with `make e2e` (or export the SPACEFLEET_E2E_* variables of mk/kind.mk)"
 		return

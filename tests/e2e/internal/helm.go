@@ -4,7 +4,10 @@ package harness
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"os/exec"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +23,22 @@ type Release struct {
 	Env  *Env
 	// Helm4 runs the helm v4 binary directly (terratest's helm module always runs "helm", which is v3 here).
 	Helm4 bool
+	// ChartRef is what install and upgrade install ("" = the working copy, Env.Chart), e.g. an oci:// reference,
+	// with ChartArgs (--version, --verify, --keyring, ...). See FromOCI.
+	ChartRef  string
+	ChartArgs []string
+	// Images replaces the image values (e.g. registry references by digest); nil = the kind-loaded images.
+	Images map[string]string
+	// Chart overrides Env.Chart (e.g. an umbrella chart with spacefleet as a dependency), and ValuesPrefix is where
+	// this chart's values live in it ("spacefleet." for a dependency).
+	Chart, ValuesPrefix string
+}
+
+func (r *Release) chart() string {
+	if r.Chart != "" {
+		return r.Chart
+	}
+	return r.Env.Chart
 }
 
 // NewRelease names a release (a name containing "spacefleet" is the resource prefix itself: spacefleet-web, ...).
@@ -27,24 +46,80 @@ func NewRelease(ns *NS, name string) *Release {
 	return &Release{Name: name, NS: ns, Env: ns.Env}
 }
 
-// Fullname is the chart's spacefleet.fullname for this release.
-func (r *Release) Fullname() string {
+// fullnameUntruncated is the chart's spacefleet.fullname.untruncated: the stem of every object name.
+func (r *Release) fullnameUntruncated() string {
 	if strings.Contains(r.Name, "spacefleet") {
 		return r.Name
 	}
 	return r.Name + "-spacefleet"
 }
 
+// Fullname is the chart's spacefleet.fullname for this release (the ServiceAccount's name).
+func (r *Release) Fullname() string { return objectName(r.fullnameUntruncated(), "", 63) }
+
+// Object is the name the chart gives the object with this suffix ("web", "postgresql-hl", ...).
+func (r *Release) Object(suffix string) string {
+	max := 63
+	if suffix == "postgresql" { // the StatefulSet and its Service: see the chart's spacefleet.postgresql.fullname
+		max = 52
+	}
+	return objectName(r.fullnameUntruncated(), suffix, max)
+}
+
+var (
+	dns1035Label = regexp.MustCompile(`^[a-z]([-a-z0-9]*[a-z0-9])?$`)
+	notDNS       = regexp.MustCompile(`[^-a-z0-9]`)
+	leadNonAlpha = regexp.MustCompile(`^[^a-z]+`)
+)
+
+// objectName is the chart's naming rule (spacefleet.names.object in _helpers.tpl), kept here so the suites find
+// objects by name for any release name; a drift between the two fails the long-name suite.
+func objectName(base, suffix string, max int) string {
+	want := base
+	if suffix != "" {
+		want = base + "-" + suffix
+	}
+	if len(want) <= max && dns1035Label.MatchString(want) {
+		return want
+	}
+	sum := sha256.Sum256([]byte(want))
+	hash := hex.EncodeToString(sum[:])[:8]
+	room := max - len(hash) - 1
+	if suffix != "" {
+		room -= len(suffix) + 1
+	}
+	prefix := leadNonAlpha.ReplaceAllString(notDNS.ReplaceAllString(strings.ToLower(base), "-"), "")
+	if len(prefix) > room {
+		prefix = prefix[:room]
+	}
+	prefix = strings.TrimSuffix(prefix, "-")
+	if prefix == "" {
+		prefix = "sf"
+	}
+	parts := []string{prefix, hash}
+	if suffix != "" {
+		parts = append(parts, suffix)
+	}
+	return strings.Join(parts, "-")
+}
+
 // Values for the local images: nothing can be pulled, every image is loaded into kind.
 func (r *Release) imageValues() map[string]string {
-	return map[string]string{
+	if r.Images != nil {
+		return r.Images
+	}
+	out := map[string]string{}
+	for k, v := range map[string]string{
 		"image.repository":            r.Env.AppImage.Repository,
 		"image.tag":                   r.Env.AppImage.Tag,
 		"image.pullPolicy":            "IfNotPresent",
 		"postgresql.image.repository": r.Env.PGImage.Repository,
 		"postgresql.image.tag":        r.Env.PGImage.Tag,
 		"postgresql.image.pullPolicy": "IfNotPresent",
+	} {
+		out[r.ValuesPrefix+k] = v
 	}
+	return out
 }
 
 func (r *Release) options(files []string) *helm.Options {
@@ -99,11 +174,16 @@ func (r *Release) Upgrade(t testing.TB, examples []string, overrides map[string]
 func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) Result {
 	t.Helper()
 	args := append([]string{"--wait", "--timeout", helmTimeout}, extra...)
+	chart := r.chart()
+	if r.ChartRef != "" {
+		chart = r.ChartRef
+		args = append(args, r.ChartArgs...)
+	}
 	start := time.Now()
 	var out string
 	var err error
 	if r.Helm4 {
-		full := []string{cmd, r.Name, r.Env.Chart}
+		full := []string{cmd, r.Name, chart}
 		full = append(full, r.commonArgs()...)
 		for _, f := range files {
 			full = append(full, "-f", f)
@@ -116,9 +196,9 @@ func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) 
 		o := r.options(files)
 		o.ExtraArgs = map[string][]string{cmd: args}
 		if cmd == "install" {
-			err = helm.InstallE(t, o, r.Env.Chart, r.Name)
+			err = helm.InstallE(t, o, chart, r.Name)
 		} else {
-			err = helm.UpgradeE(t, o, r.Env.Chart, r.Name)
+			err = helm.UpgradeE(t, o, chart, r.Name)
 		}
 		if err != nil {
 			out = err.Error()
@@ -182,9 +262,9 @@ func (r *Release) command(t testing.TB, cmd string, flags ...string) Result {
 }
 
 // Component names.
-func (r *Release) Web() string     { return r.Fullname() + "-web" }
-func (r *Release) Worker() string  { return r.Fullname() + "-worker" }
-func (r *Release) Migrate() string { return r.Fullname() + "-migrate" }
+func (r *Release) Web() string     { return r.Object("web") }
+func (r *Release) Worker() string  { return r.Object("worker") }
+func (r *Release) Migrate() string { return r.Object("migrate") }
 
 // Selector for a component's pods.
 func (r *Release) Selector(component string) string { return ComponentSelector(r.Name, component) }

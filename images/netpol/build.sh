@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# images/netpol/build.sh — spacefleet/kube-network-policies:<version>: the NetworkPolicy controller
+# sigs.k8s.io/kube-network-policies (cmd/kube-network-policies/standard), built from its pinned Go module as one static
+# binary (CGO_ENABLED=0) in a FROM scratch image. Our kind node has no kindnetd (a ptp CNI), so nothing enforces
+# NetworkPolicies until the e2e suites that need it install this (images/netpol/install.sh).
+#
+# usage: build.sh [ensure|build|key]      default: ensure
+#   ensure: image present with this recipe's key -> nothing; cached tar present -> docker load; else build + save
+# env: CACHE (default ~/.cache/spacefleet), NETPOL_VERSION (pinned by the root Makefile), NETPOL_IMAGE (repository)
+# Go uses the default GOMODCACHE/GOCACHE, so a rebuild after a recipe change only links.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+CACHE=${CACHE:-$HOME/.cache/spacefleet}
+W=$CACHE/netpol
+IMGCACHE=$CACHE/images
+NETPOL_VERSION=${NETPOL_VERSION:-v1.1.1}
+NETPOL_IMAGE=${NETPOL_IMAGE:-spacefleet/kube-network-policies}
+MODULE=sigs.k8s.io/kube-network-policies
+export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS=
+
+log() { echo "[netpol $(date +%T)] $*" >&2; }
+# The key: this script, the module version, the Go toolchain (it is compiled into the binary) and the image name.
+# install.sh and install.yaml are not inputs of the image.
+KEY=$({ sha256sum "$HERE/build.sh"; echo "$MODULE@$NETPOL_VERSION $(go env GOVERSION) $NETPOL_IMAGE"; } | sha256sum | cut -c1-16)
+TAG=$NETPOL_IMAGE:$NETPOL_VERSION
+TARBALL=$IMGCACHE/netpol-$NETPOL_VERSION-$KEY.tar.zst
+
+image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.netpol.key" }}' "$TAG" 2>/dev/null || true; }
+
+build() {
+  local s ctx; s=$(date +%s); ctx=$W/ctx
+  rm -rf "$ctx"; mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp"; chmod 1777 "$ctx/rootfs/tmp"
+  log "go install $MODULE/cmd/kube-network-policies/standard@$NETPOL_VERSION"
+  # the module has no replace directives, so `go install mod@version` works against the proxy
+  GOBIN=$W/gobin go install -trimpath -ldflags "-s -w" "$MODULE/cmd/kube-network-policies/standard@$NETPOL_VERSION"
+  cp "$W/gobin/standard" "$ctx/rootfs/bin/netpol"
+  cat > "$ctx/Dockerfile" <<EOF
+FROM scratch
+COPY rootfs /
+ENTRYPOINT ["/bin/netpol"]
+LABEL io.spacefleet.netpol.key=$KEY org.opencontainers.image.version=$NETPOL_VERSION \\
+      org.opencontainers.image.source=https://$MODULE
+EOF
+  local out; out=$(docker build -q -t "$TAG" "$ctx" 2>&1) || { echo "$out" >&2; exit 1; }
+  log "built $TAG in $(( $(date +%s) - s ))s ($(du -h "$ctx/rootfs/bin/netpol" | cut -f1) binary)"
+}
+
+save() {
+  mkdir -p "$IMGCACHE"
+  docker save "$TAG" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
+  find "$IMGCACHE" -maxdepth 1 -name "netpol-*.tar.zst" ! -name "$(basename "$TARBALL")" -delete
+}
+
+ensure() {
+  if [ "$(image_key)" = "$KEY" ]; then log "$TAG is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
+  if [ -s "$TARBALL" ]; then
+    zstd -dc "$TARBALL" | docker load >/dev/null
+    if [ "$(image_key)" = "$KEY" ]; then log "$TAG loaded from $TARBALL"; return; fi
+  fi
+  build; save
+}
+
+case ${1:-ensure} in
+  ensure) ensure ;;
+  build) build; save ;;
+  key) echo "$KEY" ;;
+  *) echo "usage: $0 [ensure|build|key]" >&2; exit 2 ;;
+esac
