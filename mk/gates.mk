@@ -141,6 +141,8 @@ lint: tools-yamllint tools-helm3 tools-helm4 ## yamllint values + examples, and 
 	  else echo "helm $$v lint --strict $$f: FAIL"; sed 's/^/    /' $(GATES_OUT)/lint.log; fail=1; fi; \
 	done; done; exit $$fail
 
+# Certificates (cert-manager CRD) have no schema in the offline Kubernetes set: the e2e suites apply them to a real
+# API server with cert-manager's CRDs (TestCertManagerTLS), and tests/render checks their fields.
 kubeconform: tools-helm3 tools-kubeconform schemas ## render every example for the oldest and newest Kubernetes and validate offline, strict
 	@set -e; fail=0; mkdir -p $(GATES_OUT)/kubeconform; \
 	for v in $(GATES_K8S); do for f in $(GATES_ALL_VALUES); do \
@@ -148,7 +150,7 @@ kubeconform: tools-helm3 tools-kubeconform schemas ## render every example for t
 	  out=$(GATES_OUT)/kubeconform/$$v-$$(basename $$f .yaml).yaml; \
 	  if ! $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $$v $$args > $$out 2> $$out.err; then \
 	    echo "kubeconform $$v $$f: FAIL (helm template)"; sed 's/^/    /' $$out.err; fail=1; continue; fi; \
-	  if res=$$(kubeconform -strict -summary -output text -kubernetes-version "$${v#v}" \
+	  if res=$$(kubeconform -strict -summary -output text -kubernetes-version "$${v#v}" -skip Certificate \
 	        -schema-location '$(GATES_SCHEMA_LOCATION)' $$out 2>&1); then \
 	    echo "kubeconform $$v $$f: $$(echo "$$res" | tail -1)"; \
 	  else echo "kubeconform $$v $$f: FAIL"; echo "$$res" | sed 's/^/    /'; fail=1; fi; \

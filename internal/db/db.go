@@ -95,6 +95,24 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
 		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 500 * time.Millisecond}
 	}
+	if usesTLS(cfg.ConnConfig) {
+		// pgx reads sslrootcert/sslcert/sslkey once, at parse time. libpq reads them at each connection, and that
+		// is what lets a renewed client certificate (or CA bundle) mounted from a Secret reach new connections
+		// without a restart: re-parse the URL for each new connection and take its freshly loaded TLS settings.
+		cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+			fresh, err := pgconn.ParseConfig(databaseURL)
+			if err != nil {
+				return err
+			}
+			cc.TLSConfig = fresh.TLSConfig
+			for i := range cc.Fallbacks {
+				if i < len(fresh.Fallbacks) {
+					cc.Fallbacks[i].TLSConfig = fresh.Fallbacks[i].TLSConfig
+				}
+			}
+			return nil
+		}
+	}
 	var warnOnce sync.Once
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		v := conn.PgConn().ParameterStatus("server_version")
@@ -108,6 +126,18 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 		return nil
 	}
 	return cfg, nil
+}
+
+func usesTLS(c *pgx.ConnConfig) bool {
+	if c.TLSConfig != nil {
+		return true
+	}
+	for _, f := range c.Fallbacks {
+		if f.TLSConfig != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // NewPool builds a pool without connecting; pgxpool connects lazily and

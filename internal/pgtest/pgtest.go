@@ -55,6 +55,7 @@ type Server struct {
 	dataDir string
 	sockDir string
 	cred    *syscall.Credential
+	ca      *keyPair // signs ReissueClientCert's certificates
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -99,7 +100,7 @@ func Start(t testing.TB, opts Options) *Server {
 		if err := os.Mkdir(certDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		s.Certs = generateCerts(t, certDir, opts.TLS)
+		s.Certs, s.ca = generateCerts(t, certDir, opts.TLS)
 		s.chown(s.Certs.ServerKey) // PostgreSQL refuses a key it does not own
 		confLines = append(confLines,
 			"ssl = on",

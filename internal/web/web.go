@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,9 @@ type Config struct {
 	ShutdownDelay time.Duration
 	// ShutdownTimeout bounds the drain of in-flight requests that follows.
 	ShutdownTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, both set, make the server speak HTTPS only (reloading renewed files).
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // EnvKeys maps each env var web reads to the chart values key that renders it (for configuration errors).
@@ -54,6 +58,8 @@ var EnvKeys = map[string]string{
 	"SPACEFLEET_METRICS_PORT":        "metrics.port",
 	"SPACEFLEET_SHUTDOWN_DELAY":      "web.shutdownDelaySeconds",
 	"SPACEFLEET_SHUTDOWN_TIMEOUT":    "web.shutdownTimeoutSeconds",
+	"SPACEFLEET_TLS_CERT_FILE":       "web.tls",
+	"SPACEFLEET_TLS_KEY_FILE":        "web.tls",
 }
 
 // ConfigFromEnv reads Config with the contract's defaults. An unusable value is a *config.Error.
@@ -71,7 +77,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ShutdownDelay:     r.DurationOrZero("SPACEFLEET_SHUTDOWN_DELAY", 0),
 		ShutdownTimeout:   r.Duration("SPACEFLEET_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
-	return c, r.Err()
+	if err := r.Err(); err != nil {
+		return c, err
+	}
+	var err error
+	c.TLSCertFile, c.TLSKeyFile, err = tlsFiles(getenv)
+	return c, err
 }
 
 func or(s, def string) string {
@@ -135,6 +146,10 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
+	if ln, err = s.TLSListener(ln); err != nil {
+		ln.Close()
+		return err
+	}
 	mln, err := metrics.Listen(cfg.MetricsPort)
 	if err != nil {
 		ln.Close()
@@ -149,6 +164,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}()
 	}
 	return s.Serve(ctx, ln)
+}
+
+// TLSListener wraps ln in TLS when the config names a key pair (the pair must load now); otherwise it returns ln.
+func (s *Server) TLSListener(ln net.Listener) (net.Listener, error) {
+	if s.cfg.TLSCertFile == "" {
+		return ln, nil
+	}
+	r, err := NewCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
+	if err != nil {
+		return ln, err
+	}
+	return tls.NewListener(ln, r.TLSConfig()), nil
 }
 
 // Close releases the pool.
@@ -169,7 +196,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "rate_limit_backend", s.cfg.RateLimitBackend)
+	s.log.Info("listening", "addr", ln.Addr().String(), "https", s.cfg.TLSCertFile != "", "rate_limit_backend", s.cfg.RateLimitBackend)
 	select {
 	case err := <-errc:
 		return err

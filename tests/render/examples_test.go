@@ -41,6 +41,10 @@ func TestExamplesKeepTheirPromises(t *testing.T) {
 	res := render(t, example("cloudnativepg.yaml"))
 	assert.Equal(t, "uri", chart.Env(container(t, res, "migrate"), "DATABASE_URL").ValueFrom.SecretKeyRef.Key)
 
+	cm := render(t, example("cert-manager.yaml"))
+	assert.Len(t, cm.All("Certificate"), 3, "cert-manager.yaml: database server, database client and web certificates")
+	assert.NotNil(t, chart.Env(container(t, cm, "web"), "SPACEFLEET_TLS_CERT_FILE"), "cert-manager.yaml: web serves HTTPS")
+
 	mtls := render(t, example("mtls.yaml"))
 	var secretVol bool
 	for _, v := range mtls.Workloads()["migrate"].Pod.Volumes {

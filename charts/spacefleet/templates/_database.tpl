@@ -118,6 +118,10 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- if not $v.existingSecret -}}{{- $userinfo = printf "%s:%s" $userinfo (include "spacefleet.database.escape" .password) -}}{{- end -}}
 {{- $ssl := "sslmode=disable" -}}
 {{- if .ctx.Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .ctx) -}}{{- end -}}
+{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "bundled" -}}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx -}}
+{{- $ssl = printf "%s&sslcert=%s/tls.crt&sslkey=%s/tls.key" $ssl $dir $dir -}}
+{{- end -}}
 {{- printf "postgres://%s@%s:5432/%s?%s" $userinfo (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) $ssl -}}
 {{- end -}}
 
@@ -253,6 +257,7 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $ext := .Values.externalDatabase -}}
 {{- $_ := set $in "ssl" (list $ext.sslmode $ext.sslrootcert $ext.sslcert $ext.sslkey) -}}
 {{- $_ := set $in "parts" (list $ext.host (toString $ext.port) $ext.database $ext.username ($ext.password | sha256sum) $ext.existingSecretKeys .Values.clusterDomain) -}}
+{{- $_ := set $in "client" (list (include "spacefleet.certificates.databaseClient" .) .Values.postgresql.tls.clientCertificates.requirePassword) -}}
 {{- $_ := set . "spacefleetDatabaseChecksum" (toJson $in | sha256sum) -}}
 {{- end -}}
 {{- index . "spacefleetDatabaseChecksum" -}}
@@ -316,6 +321,13 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 {{- end }}
 {{- end }}
 {{- end }}
+{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "external" }}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx }}
+- name: PGSSLCERT
+  value: {{ printf "%s/tls.crt" $dir | quote }}
+- name: PGSSLKEY
+  value: {{ printf "%s/tls.key" $dir | quote }}
+{{- end }}
 {{- if and .ctx.Values.postgresql.enabled .ctx.Values.postgresql.auth.existingSecret }}
 {{- $ref := include "spacefleet.postgresql.passwordRef" .ctx | fromJsonArray }}
 - name: PGPASSWORD
@@ -336,6 +348,10 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $vols = append $vols (dict "name" "spacefleet-postgresql-ca" "secret" (dict "secretName" (include "spacefleet.postgresql.tlsSecretName" .) "items" (list (dict "key" "ca.crt" "path" "ca.crt")))) -}}
 {{- end -}}
+{{- if include "spacefleet.certificates.databaseClient" . -}}
+{{- /* the key must be readable by the app's user: group read through fsGroup, nobody else */ -}}
+{{- $vols = append $vols (dict "name" "spacefleet-database-client" "secret" (dict "secretName" (include "spacefleet.certificates.databaseClientSecret" .) "defaultMode" 288 "items" (list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key")))) -}}
+{{- end -}}
 {{- $vols = concat $vols .Values.config.extraVolumes -}}
 {{- with $vols }}{{ include "spacefleet.yaml" . }}{{ end -}}
 {{- end -}}
@@ -345,6 +361,9 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 {{- $mounts := list -}}
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $mounts = append $mounts (dict "name" "spacefleet-postgresql-ca" "mountPath" (include "spacefleet.postgresql.caMountPath" .) "readOnly" true) -}}
+{{- end -}}
+{{- if include "spacefleet.certificates.databaseClient" . -}}
+{{- $mounts = append $mounts (dict "name" "spacefleet-database-client" "mountPath" (include "spacefleet.certificates.databaseClientPath" .) "readOnly" true) -}}
 {{- end -}}
 {{- $mounts = concat $mounts .Values.config.extraVolumeMounts -}}
 {{- with $mounts }}{{ include "spacefleet.yaml" . }}{{ end -}}

@@ -208,9 +208,28 @@ sees nothing and passes) and refuse before anything changes.
     {{- if not (or $pg.tls.existingSecret $issuer.name) -}}
     {{- include "spacefleet.fail" "postgresql.tls.enabled=true needs a server certificate: set postgresql.tls.existingSecret (a Secret with tls.crt, tls.key and ca.crt) or postgresql.tls.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer)." -}}
     {{- end -}}
+    {{- if and $pg.tls.clientCertificates.enabled (not $issuer.name) -}}
+    {{- include "spacefleet.fail" "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.certManager.issuerRef.name: cert-manager issues the clients' certificate from that issuer, whose CA the database trusts (the server Secret's ca.crt)." -}}
+    {{- end -}}
   {{- else if $pg.tls.required -}}
   {{- include "spacefleet.fail" "postgresql.tls.required=true without postgresql.tls.enabled=true would refuse every connection. Turn TLS on (postgresql.tls.enabled=true) or set required=false." -}}
+  {{- else if $pg.tls.clientCertificates.enabled -}}
+  {{- include "spacefleet.fail" "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.enabled=true: client certificates are presented in the TLS handshake. Turn TLS on or set clientCertificates.enabled=false." -}}
   {{- end -}}
+{{- end -}}
+{{- $cc := .Values.externalDatabase.clientCertificate.certManager -}}
+{{- $ccIssuer := $cc.issuerRef | default dict -}}
+{{- if and $pg.enabled $ccIssuer.name -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef is set but the bundled PostgreSQL is in use (postgresql.enabled=true). For the bundled database use postgresql.tls.clientCertificates.enabled=true; for an external one set postgresql.enabled=false." -}}
+{{- end -}}
+{{- if and $ccIssuer.name (not $cc.commonName) -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef needs externalDatabase.clientCertificate.certManager.commonName: the database user the certificate authenticates (its CN)." -}}
+{{- end -}}
+{{- if and $ccIssuer.name (or .Values.externalDatabase.sslcert .Values.externalDatabase.sslkey) -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef and externalDatabase.sslcert/sslkey both give the client certificate (both would set PGSSLCERT/PGSSLKEY). Keep one: cert-manager issues and mounts it for you, or sslcert/sslkey point at one you mount through config.extraVolumes." -}}
+{{- end -}}
+{{- if and (not $ccIssuer.name) (or $cc.commonName $cc.duration) -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.commonName/duration are set without issuerRef.name, so no certificate would be issued. Set externalDatabase.clientCertificate.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer) or remove them." -}}
 {{- end -}}
 {{- end -}}
 
@@ -223,6 +242,17 @@ sees nothing and passes) and refuse before anything changes.
 
 {{- define "spacefleet.validate.web" -}}
 {{- $svc := .Values.web.service -}}
+{{- $wt := .Values.web.tls -}}
+{{- $sources := list -}}
+{{- if ($wt.certManager.issuerRef | default dict).name }}{{ $sources = append $sources "web.tls.certManager.issuerRef" }}{{ end -}}
+{{- if $wt.existingSecret }}{{ $sources = append $sources "web.tls.existingSecret" }}{{ end -}}
+{{- if $wt.selfSigned }}{{ $sources = append $sources "web.tls.selfSigned" }}{{ end -}}
+{{- if and $wt.enabled (ne (len $sources) 1) -}}
+{{- include "spacefleet.fail" (printf "web.tls.enabled=true needs exactly one certificate source, got %d%s: web.tls.certManager.issuerRef.name (cert-manager), web.tls.existingSecret (a kubernetes.io/tls Secret you manage) or web.tls.selfSigned=true (trials only)." (len $sources) (ternary "" (printf " (%s)" (join ", " $sources)) (eq (len $sources) 0))) -}}
+{{- end -}}
+{{- if and (not $wt.enabled) $sources -}}
+{{- include "spacefleet.fail" (printf "%s is set but web.tls.enabled is false, so web would still serve plain HTTP. Set web.tls.enabled=true or remove it." (join ", " $sources)) -}}
+{{- end -}}
 {{- if not (has (toString $svc.sessionAffinity) (list "" "None" "ClientIP")) -}}
 {{- include "spacefleet.fail" (printf "web.service.sessionAffinity %q is not valid. Use \"\" (unset), None or ClientIP." (toString $svc.sessionAffinity)) -}}
 {{- end -}}
