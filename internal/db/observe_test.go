@@ -66,8 +66,8 @@ func TestConnectErrorHook(t *testing.T) {
 		t.Fatal("ping of a closed port succeeded")
 	}
 	pool.Close()
-	if count("network") == 0 {
-		t.Fatalf("connection refused not counted as network: %v", causes)
+	if count("connection-refused") == 0 {
+		t.Fatalf("connection refused not counted as connection-refused: %v", causes)
 	}
 
 	srv := pgtest.Start(t, pgtest.Options{})

@@ -97,12 +97,12 @@ func TestMetricsDatabaseDown(t *testing.T) {
 	// Pooled connections first fail as server-unavailable (the server terminated them), then new
 	// connections are refused: network.
 	code, body := in.status(t, "GET", "/readyz", "")
-	for i := 0; !bytes.Contains(body, []byte(`"cause":"network"`)) && i < 200; i++ {
+	for i := 0; !bytes.Contains(body, []byte(`"cause":"connection-refused"`)) && i < 200; i++ {
 		time.Sleep(50 * time.Millisecond)
 		code, body = in.status(t, "GET", "/readyz", "")
 	}
-	if code != http.StatusServiceUnavailable || !bytes.Contains(body, []byte(`"cause":"network"`)) {
-		t.Fatalf("/readyz = %d %s, want 503 with cause network", code, body)
+	if code != http.StatusServiceUnavailable || !bytes.Contains(body, []byte(`"cause":"connection-refused"`)) {
+		t.Fatalf("/readyz = %d %s, want 503 with cause connection-refused", code, body)
 	}
 	start := time.Now()
 	f := metricstest.Scrape(t, in.metricsURL)
@@ -115,7 +115,7 @@ func TestMetricsDatabaseDown(t *testing.T) {
 	if _, ok := f.Value("spacefleet_db_schema_version", nil); ok {
 		t.Error("schema_version reported while the database is unreachable")
 	}
-	if v := f.MustValue(t, "spacefleet_db_connection_errors_total", labels{"cause": "network"}); v < 1 {
+	if v := f.MustValue(t, "spacefleet_db_connection_errors_total", labels{"cause": "connection-refused"}); v < 1 {
 		t.Errorf("connection errors{cause=network} = %v after refused connections", v)
 	}
 	if v := f.MustValue(t, "spacefleet_http_requests_total", labels{"route": "/readyz", "code": "503"}); v < 1 {
