@@ -452,6 +452,14 @@ database, or web from the front door the chart renders for it).
   {{- if $np.postgresql.extraIngress -}}
   {{- include "spacefleet.fail" "networkPolicy.postgresql.extraIngress is set but postgresql.enabled=false: there is no bundled database to admit clients to. Remove it (your external database's own firewall decides who connects)." -}}
   {{- end -}}
+  {{- $port := .Values.externalDatabase.port -}}
+  {{- if and $db.cidrs .Values.externalDatabase.host (not (kindIs "invalid" $port)) (not (.Values.externalDatabase.existingSecretKeys | default dict).port) -}}
+  {{- $ports := list -}}
+  {{- range $db.ports }}{{ $ports = append $ports (include "spacefleet.int" .) }}{{ end -}}
+  {{- if not (has (include "spacefleet.int" $port) $ports) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.port is %s but networkPolicy.egress.database.ports (%s) does not include it: the app pods could not reach the database. Add %s to networkPolicy.egress.database.ports." (include "spacefleet.int" $port) (join ", " $ports) (include "spacefleet.int" $port)) -}}
+  {{- end -}}
+  {{- end -}}
   {{- if and (not $np.allowExternalEgress) (not $db.cidrs) (not $np.extraEgress) -}}
   {{- include "spacefleet.fail" "networkPolicy.enabled=true with an external database (postgresql.enabled=false) allows the app pods DNS only: they could not reach the database. Set networkPolicy.egress.database.cidrs (and .ports) to its addresses, or add a rule to networkPolicy.extraEgress (an in-cluster database: namespaceSelector/podSelector), or set networkPolicy.allowExternalEgress=true." -}}
   {{- end -}}
