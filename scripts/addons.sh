@@ -47,8 +47,9 @@ cert_manager() {
   crds=$(CERT_MANAGER_IMAGE=$image "$ROOT/images/cert-manager/build.sh" crds)
   load_image "$image"
   s=$(date +%s)
-  # shellcheck disable=SC2086 # one path per word
-  kc apply --server-side --force-conflicts $(printf -- '-f %s ' $crds) >/dev/null
+  local files=() f
+  for f in $crds; do files+=(-f "$f"); done   # one path per word (the recipe prints them space-separated)
+  kc apply --server-side --force-conflicts "${files[@]}" >/dev/null
   kc wait --for=condition=Established --timeout=60s \
     crd/certificates.cert-manager.io crd/certificaterequests.cert-manager.io crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io >/dev/null
   sed "s#__IMAGE__#$image#" "$ROOT/images/cert-manager/controller.yaml" | kc apply --server-side --force-conflicts -f - >/dev/null
