@@ -97,6 +97,30 @@ func TestCloudNativePG(t *testing.T) {
 	unencrypted := psql(t, `SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
 		WHERE a.backend_type = 'client backend' AND a.application_name LIKE 'spacefleet-%' AND NOT s.ssl`)
 	assert.Equal(t, "0", unencrypted, "no unencrypted Spacefleet connection")
+
+	// The same Cluster by parts (issue 12): examples/values/cloudnativepg-parts.yaml reads the -app Secret's separate
+	// keys (dbname, username, password), names the -rw Service as the host and mounts only ca.crt: an in-cluster host
+	// with a CA, so the chart picks verify-full. A second release beside the first.
+	parts := h.NewRelease(ns, "parts")
+	res = parts.Install(t, []string{"cloudnativepg-parts.yaml"}, nil)
+	require.NoError(t, res.Err, "helm install -f examples/values/cloudnativepg-parts.yaml")
+	t.Logf("TIMING install-to-Ready (CloudNativePG by parts): %s", res.Duration.Round(time.Second))
+	notes := parts.Notes(t)
+	assert.Contains(t, notes, `connection type: in-cluster (host "spacefleet-pg-rw" is a short Service name)`)
+	assert.Contains(t, notes, "sslmode: verify-full")
+	api = h.PortForward(t, ns, parts.Web())
+	name = "cnpg-parts-" + h.RandHex(3)
+	ship = api.CreateShip(t, name)
+	assert.Equal(t, name, api.GetShip(t, ship.ID).Name)
+	assert.Equal(t, name, psql(t, fmt.Sprintf("SELECT name FROM ships WHERE id = %d", ship.ID)), "by parts, the row is in the same CloudNativePG database")
+	tr = parts.Test(t)
+	require.NoError(t, tr.Err, "helm test (by parts)")
+	check, ok = h.ParseDBCheck(tr.Output)
+	require.True(t, ok)
+	assert.True(t, check.TLS, "helm test reports TLS (by parts)")
+	assert.Equal(t, "verify-full", check.SSLMode, "by parts, the in-cluster host with a CA mounted is verified fully")
+	assert.Equal(t, "0", psql(t, `SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid)
+		WHERE a.backend_type = 'client backend' AND a.application_name LIKE 'spacefleet-%' AND NOT s.ssl`), "no unencrypted connection, by URI or by parts")
 }
 
 func assertOnlyCACert(t *testing.T, dep *appsv1.Deployment, secret string) {
