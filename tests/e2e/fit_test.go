@@ -195,6 +195,7 @@ func TestEveryExampleIsAcceptedByTheAPIServer(t *testing.T) {
 	t.Parallel()
 	env := h.Load(t)
 	h.Timer(t)
+	h.RequireAddon(t, env, "cert-manager") // examples/values/cert-manager.yaml renders Certificates: their CRD must exist
 	ns := h.NewNamespace(t, env, "e2e-examples")
 	files, err := filepath.Glob(filepath.Join(env.Examples, "*.yaml"))
 	require.NoError(t, err)
