@@ -20,9 +20,9 @@ MODULE=sigs.k8s.io/kube-network-policies
 export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS=
 
 log() { echo "[netpol $(date +%T)] $*" >&2; }
-# The key: this script, the module version, the Go toolchain (it is compiled into the binary) and the image name.
+# The key (never a path: every clone must find the same key): this script, the module version, the Go toolchain (it is compiled into the binary) and the image name.
 # install.sh and install.yaml are not inputs of the image.
-KEY=$({ sha256sum "$HERE/build.sh"; echo "$MODULE@$NETPOL_VERSION $(go env GOVERSION) $NETPOL_IMAGE"; } | sha256sum | cut -c1-16)
+KEY=$({ sha256sum < "$HERE/build.sh"; echo "$MODULE@$NETPOL_VERSION $(go env GOVERSION) $NETPOL_IMAGE"; } | sha256sum | cut -c1-16)
 TAG=$NETPOL_IMAGE:$NETPOL_VERSION
 TARBALL=$IMGCACHE/netpol-$NETPOL_VERSION-$KEY.tar.zst
 
