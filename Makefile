@@ -13,6 +13,8 @@ HELM3_VERSION       := v3.22.0
 HELM4_VERSION       := v4.3.1
 KIND_VERSION        := v0.30.0
 K8S_VERSION         := v1.33.13
+CERT_MANAGER_VERSION := v1.21.2
+CNPG_VERSION        := 1.27.1
 # sigs.k8s.io/kube-network-policies: the NetworkPolicy controller the e2e NetworkPolicy suite installs (images/netpol)
 NETPOL_VERSION      := v1.1.1
 # Gateway API CRDs the e2e suites apply (HTTPRoute), from the module's config/crd/standard/.

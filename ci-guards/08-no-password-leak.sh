@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # 08: no database password appears in NOTES, in any ConfigMap, or in any literal env `value:` — for the bundled
-# database's password and for the password inside an inline externalDatabase.url. (It may appear only in a Secret.)
+# database's password, for the password inside an inline externalDatabase.url, and for a literal
+# externalDatabase.password given by parts. (It may appear only in a Secret.)
 # shellcheck source=ci-guards/lib.sh
 source "$(dirname "$0")/lib.sh"
 PW='Gu4rdPassw0rdZq9'
@@ -20,6 +21,10 @@ leaks() { # LABEL ARGS...
 leaks "positive: bundled PostgreSQL with postgresql.auth.password" --set postgresql.auth.password="$PW" --set web.replicas=3
 leaks "positive: inline externalDatabase.url with a password" --set postgresql.enabled=false \
   --set externalDatabase.url="postgres://app:$PW@db.example.com:5432/app?sslmode=require"
+
+leaks "positive: by parts with a literal externalDatabase.password" --set postgresql.enabled=false \
+  --set externalDatabase.host=db.example.com --set externalDatabase.database=app --set externalDatabase.username=app \
+  --set externalDatabase.password="$PW"
 
 echo "  negative: a password in a literal env value is detected"
 bad=$'Deployment/x\tspec.template.spec.containers[web].env[PGPASSWORD].value\t'"$PW"

@@ -10,7 +10,7 @@ SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 .PHONY: build image test-app postgres-server
 
 build: ## build bin/spacefleet: static (CGO_ENABLED=0), -trimpath
-	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o $(APP_BIN) ./cmd/spacefleet
+	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X github.com/spacefleet/spacefleet/internal/metrics.Version=$(APP_VERSION)" -o $(APP_BIN) ./cmd/spacefleet
 	@ls -l $(APP_BIN)
 
 image: build ## build the app image spacefleet/spacefleet:<APP_VERSION> FROM scratch with docker (needs dockerd: runs scripts/ensure-docker.sh)

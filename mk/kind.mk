@@ -19,6 +19,9 @@ E2E_NETPOL_IMAGE_REPO ?= spacefleet/kube-network-policies
 E2E_NETPOL_IMAGE    ?= $(E2E_NETPOL_IMAGE_REPO):$(NETPOL_VERSION)
 E2E_KEEP            ?= 0
 E2E_TIMEOUT         ?= 60m
+# The Prometheus Operator CRDs (ServiceMonitor, PrometheusRule) the zero-downtime suite applies, from this module's
+# example/prometheus-operator-crd/ (the API server validates what the chart renders against them).
+PROM_OPERATOR_VERSION := v0.94.1
 # extra `go test` flags, e.g. E2E_FLAGS="-run TestBundled -v"
 E2E_FLAGS           ?=
 KIND_IMAGES_ENV     := CACHE=$(CACHE) K8S_VERSION=$(K8S_VERSION) KIND_VERSION=$(KIND_VERSION)
@@ -112,8 +115,10 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 # ---- e2e ----
 # The cluster also gets its local OCI registry (mk/release.mk): the harness images are pushed there (the OCI suites
 # pull them by digest; the others still use the `kind load`ed copies) with the signed current and previous packages.
+# A full run (no E2E_FLAGS: CI) builds the add-on images up front, before the suites load the cluster; a filtered
+# run leaves that to the suites that need them (scripts/addons.sh, called by the harness).
 E2E_SHIP_OUT        := .build/e2e
-e2e: docker tools-kind tools-helm4 images images-registry ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+e2e: docker tools-kind tools-helm4 images images-registry $(if $(strip $(E2E_FLAGS)),,images-addons) ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
@@ -123,14 +128,18 @@ e2e: docker tools-kind tools-helm4 images images-registry ## e2e suites against 
 	  reg=$$($(REGISTRY_SH) up $(REGISTRY_NAME) $(REGISTRY_IMAGE)); $(REGISTRY_SH) connect $(REGISTRY_NAME) $(KIND_CLUSTER); \
 	  $(REGISTRY_SH) push $(REGISTRY_NAME) $(kind_load_list) > $(E2E_SHIP_OUT)/registry-images.txt; \
 	  $(MAKE) --no-print-directory package-push KIND_CLUSTER=$(KIND_CLUSTER); \
+	  promop=$$(cd / && GOFLAGS= GOWORK=off go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
+	  [ -n "$$promop" ] || { echo "e2e: go mod download prometheus-operator@$(PROM_OPERATOR_VERSION) gave no module dir" >&2; exit 1; }; \
 	  SPACEFLEET_E2E_REGISTRY=$$reg SPACEFLEET_E2E_REGISTRY_IMAGES=$(CURDIR)/$(E2E_SHIP_OUT)/registry-images.txt \
 	  SPACEFLEET_E2E_PACKAGES=$(CURDIR)/$(PACKAGE_DIR) SPACEFLEET_E2E_KEYRING=$(CURDIR)/$(SIGNING_DIR)/pubring.gpg \
 	  SPACEFLEET_E2E_CHART_VERSION=$(call chart_version,$(GATES_CHART)) SPACEFLEET_E2E_PREV_CHART_VERSION=$(RELEASED_VERSION) \
 	  SPACEFLEET_E2E_PREV_VALUES=$(CURDIR)/.build/previous/$(RELEASED_VERSION)/examples/values \
+	  SPACEFLEET_E2E_PROM_CRDS="$$promop/example/prometheus-operator-crd" \
 	  SPACEFLEET_E2E_CLUSTER=$(KIND_CLUSTER) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(KIND_CLUSTER) \
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \
 	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_NETPOL_IMAGE=$(E2E_NETPOL_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
+	  SPACEFLEET_E2E_ADDONS=$(CURDIR)/scripts/addons.sh $(ADDONS_ENV) \
 	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
 	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); scripts/registry.sh down $(REGISTRY_NAME); \

@@ -1,5 +1,6 @@
 // Command spacefleet is the one binary of the Spacefleet image: migrate, web,
-// worker and dbcheck. See docs/app-contract.md for its environment.
+// worker and dbcheck, plus loadgen (a bounded load generator for tests). See
+// docs/app-contract.md for its environment.
 package main
 
 import (
@@ -12,14 +13,20 @@ import (
 
 	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
+	"github.com/spacefleet/spacefleet/internal/loadgen"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/web"
 	"github.com/spacefleet/spacefleet/internal/worker"
 )
 
-const usage = "usage: spacefleet migrate|web|worker|dbcheck"
+const usage = "usage: spacefleet migrate|web|worker|dbcheck|loadgen [-h]"
 
 func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if len(os.Args) >= 2 && os.Args[1] == "loadgen" {
+		os.Exit(loadgen.Main(ctx, os.Args[2:], os.Stdout, os.Stderr))
+	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, usage)
 		os.Exit(2)
@@ -29,8 +36,6 @@ func main() {
 	if levelErr != nil {
 		fail(log, cmd, levelErr)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
 
 	var err error
 	switch cmd {

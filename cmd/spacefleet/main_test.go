@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spacefleet/spacefleet/internal/loadgen"
+	"github.com/spacefleet/spacefleet/internal/metrics/metricstest"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/pgtest"
 )
@@ -187,6 +189,86 @@ type dbReport struct {
 	ClientDN        string `json:"client_dn"`
 	ServerVersion   string `json:"server_version"`
 	ApplicationName string `json:"application_name"`
+	Host            string `json:"host"`
+	Port            int    `json:"port"`
+	Database        string `json:"database"`
+	User            string `json:"user"`
+	SSLMode         string `json:"sslmode"`
+}
+
+// TestConnectionByPartsBinary runs the binary like a pod given the connection by parts (no DATABASE_URL, the
+// libpq environment only, docs/app-contract.md) with a password a URI would mangle: migrate and dbcheck work
+// over verify-full, and seed 001's failure list ends migrate with exit 1 and a log line carrying error, cause
+// and a fix that names the variable and the chart key to change, never the password.
+func TestConnectionByPartsBinary(t *testing.T) {
+	const pw = `p@ss:w/rd#?% +ñé'"\ü-`
+	srv := pgtest.Start(t, pgtest.Options{TLS: &pgtest.TLS{},
+		HBA: []string{"hostssl all all 127.0.0.1/32 scram-sha-256", "hostnossl all all 127.0.0.1/32 reject"}})
+	srv.CreateRole(t, "app", pw)
+	srv.Exec(t, "postgres", `CREATE DATABASE appdb OWNER app`)
+	tls := []string{"PGSSLMODE=verify-full", "PGSSLROOTCERT=" + srv.Certs.CAFile}
+	clean := func(t *testing.T, r result) {
+		t.Helper()
+		noSecret(t, srv, r)
+		for _, s := range []string{pw, "w/rd", "ñé'"} {
+			if strings.Contains(r.stdout+r.stderr, s) {
+				t.Fatalf("output contains the password (%q)", s)
+			}
+		}
+	}
+
+	r := run(t, srv.Env("app", pw, "localhost", "appdb", append(tls, "SPACEFLEET_COMPONENT=migrate")...), "migrate")
+	clean(t, r)
+	if r.code != 0 || !strings.Contains(r.stdout, "schema is current") {
+		t.Fatalf("migrate by parts: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, srv.Env("app", pw, "localhost", "appdb", tls...), "dbcheck")
+	clean(t, r)
+	rep := report(t, r)
+	if !rep.TLS || rep.Host != "localhost" || rep.Port != srv.Port || rep.Database != "appdb" || rep.User != "app" || rep.SSLMode != "verify-full" {
+		t.Fatalf("dbcheck by parts: %+v", rep)
+	}
+
+	for _, tc := range []struct {
+		name string
+		env  []string
+		want []string
+	}{
+		{"Connection refused", append(srv.Env("app", pw, "127.0.0.1", "appdb", tls...), "PGPORT="+strconv.Itoa(freePort(t))),
+			[]string{"connection refused", "PGPORT (chart: externalDatabase.port"}},
+		{"SSL required", srv.Env("app", pw, "localhost", "appdb", "PGSSLMODE=disable"),
+			[]string{"no encryption", "SSL required", "PGSSLMODE (chart: externalDatabase.sslmode)"}},
+		{"Authentication failed", srv.Env("app", "x"+pw, "localhost", "appdb", tls...),
+			[]string{"28P01", "PGPASSWORD (chart: externalDatabase.password"}},
+		{"database does not exist", srv.Env("app", pw, "localhost", "nosuchdb", tls...),
+			[]string{"3D000", "PGDATABASE (chart: externalDatabase.database"}},
+		{"host does not resolve", srv.Env("app", pw, "nosuch.invalid", "appdb", tls...),
+			[]string{"no such host", "PGHOST (chart: externalDatabase.host"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.env, "migrate")
+			clean(t, r)
+			if r.code != 1 {
+				t.Fatalf("exit %d, want 1:\n%s", r.code, r.stdout)
+			}
+			var failure map[string]any
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				var rec map[string]any
+				if json.Unmarshal([]byte(line), &rec) == nil && rec["level"] == "ERROR" && rec["cause"] != nil && rec["fix"] != nil {
+					failure = rec
+				}
+			}
+			if failure == nil {
+				t.Fatalf("no ERROR line with cause and fix:\n%s", r.stdout)
+			}
+			all := fmt.Sprint(failure["error"], " ", failure["cause"], " ", failure["fix"])
+			for _, w := range tc.want {
+				if !strings.Contains(all, w) {
+					t.Errorf("failure line lacks %q: %s", w, all)
+				}
+			}
+		})
+	}
 }
 
 // report finds dbcheck's JSON object among the log lines.
@@ -213,13 +295,14 @@ func report(t *testing.T, r result) dbReport {
 func TestWebBinary(t *testing.T) {
 	srv := pgtest.Start(t, pgtest.Options{TLS: &pgtest.TLS{}})
 	dbname := srv.CreateDB(t, "app")
-	port := freePort(t)
+	port, metricsPort := freePort(t), freePort(t)
 	cmd := exec.Command(binary, "web")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	cmd.Env = []string{
 		"DATABASE_URL=" + srv.URL("localhost", dbname, "sslmode=verify-full&sslrootcert="+srv.Certs.CAFile),
-		"PORT=" + strconv.Itoa(port), "SPACEFLEET_COMPONENT=web",
+		"PORT=" + strconv.Itoa(port), "SPACEFLEET_COMPONENT=web", "SPACEFLEET_METRICS_PORT=" + strconv.Itoa(metricsPort),
+		"SPACEFLEET_SHUTDOWN_DELAY=1s",
 	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -242,6 +325,24 @@ func TestWebBinary(t *testing.T) {
 	}
 	t.Logf("MEASURE web start-to-ready (process start, TLS verify-full, empty database, 3 migrations): %s", ready)
 
+	// The load generator subcommand against the running server: every request answered.
+	lg := run(t, nil, "loadgen", "-url", base+"/api/ships", "-requests", "20", "-rate", "200")
+	var res loadgen.Result
+	if err := json.Unmarshal([]byte(lg.stdout), &res); lg.code != 0 || err != nil || res.OK != 20 || res.Failed != 0 {
+		t.Fatalf("loadgen: exit %d, %v, %+v, stderr %s", lg.code, err, res, lg.stderr)
+	}
+	// /metrics on its own port, in the text format, counting those requests.
+	f := metricstest.Scrape(t, "http://127.0.0.1:"+strconv.Itoa(metricsPort)+"/metrics")
+	if v := f.MustValue(t, "spacefleet_http_requests_total", map[string]string{"route": "/api/ships", "code": "200"}); v != 20 {
+		t.Errorf("requests counted %v, want 20", v)
+	}
+	if resp, err := http.Get(base + "/metrics"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("the API port serves /metrics (%d): it must stay on its own port", resp.StatusCode)
+		}
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -258,6 +359,9 @@ func TestWebBinary(t *testing.T) {
 	if strings.Contains(out.String(), srv.Password) {
 		t.Fatal("logs contain the password")
 	}
+	if !strings.Contains(out.String(), `"msg":"shutting down: not ready, still serving"`) {
+		t.Errorf("no shutdown-delay log line:\n%s", out.String())
+	}
 	if !strings.Contains(out.String(), `"msg":"stopped"`) {
 		t.Errorf("no graceful-stop log line:\n%s", out.String())
 	}
@@ -266,6 +370,12 @@ func TestWebBinary(t *testing.T) {
 func TestUsage(t *testing.T) {
 	if r := run(t, nil, "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "usage") {
 		t.Fatalf("unknown subcommand: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := run(t, nil, "web", "extra"); r.code != 2 {
+		t.Fatalf("extra arguments: exit %d", r.code)
+	}
+	if r := run(t, nil, "loadgen", "-url", "http://example.com/"); r.code != 2 || !strings.Contains(r.stderr, "cluster") || r.stdout != "" {
+		t.Fatalf("loadgen against a public host: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 	}
 }
 

@@ -126,6 +126,25 @@ func (r *Reader) Duration(env string, def time.Duration) time.Duration {
 	return d
 }
 
+// DurationOrZero reads a Go duration that may be 0 (e.g. an optional delay).
+func (r *Reader) DurationOrZero(env string, def time.Duration) time.Duration {
+	v := r.get(env)
+	if v == "" {
+		return def
+	}
+	const want = "a Go duration of 0s or more, such as 0s, 5s or 1m"
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		r.fail(env, v, want, errors.New("not a Go duration"))
+		return def
+	}
+	if d < 0 {
+		r.fail(env, v, want, errors.New("negative"))
+		return def
+	}
+	return d
+}
+
 // Bool reads true/false ("" is false).
 func (r *Reader) Bool(env string) bool {
 	v := r.get(env)

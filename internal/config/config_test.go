@@ -73,3 +73,19 @@ func TestFirstErrorWins(t *testing.T) {
 		t.Fatal("Unwrap does not reach the parse error")
 	}
 }
+
+// A delay may be 0 (off) but never negative.
+func TestDurationOrZero(t *testing.T) {
+	for v, want := range map[string]time.Duration{"0s": 0, "0": 0, "5s": 5 * time.Second, "": 3 * time.Second} {
+		r := reader(map[string]string{"N": v})
+		if got := r.DurationOrZero("N", 3*time.Second); got != want || r.Err() != nil {
+			t.Errorf("N=%q: %v, %v; want %v", v, got, r.Err(), want)
+		}
+	}
+	for _, v := range []string{"-1s", "soon", "5"} {
+		r := reader(map[string]string{"N": v})
+		if r.DurationOrZero("N", 0); r.Err() == nil {
+			t.Errorf("N=%q accepted", v)
+		}
+	}
+}

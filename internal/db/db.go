@@ -10,12 +10,15 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -66,13 +69,15 @@ func parseMajor(v string) (int, error) {
 	return major, nil
 }
 
-// Config parses databaseURL and prepares a pool config: application_name
-// spacefleet-<component> unless the URL sets one, and the version gate on
-// every new connection. Errors are diagnosed and redacted.
+// Config parses databaseURL, completed by the libpq environment (PGHOST, PGUSER, PGPASSWORD, ...) for whatever
+// it leaves out (it may be empty when the connection is given by parts), and prepares a pool config:
+// application_name spacefleet-<component> unless the URL sets one, and the version gate on every new
+// connection. Errors are diagnosed and redacted.
 func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, error) {
-	if databaseURL == "" {
-		return nil, &Diagnosis{Err: errString("DATABASE_URL is empty"), Cause: "no database configured",
-			Fix: "set DATABASE_URL (from a Secret) to a libpq URI such as postgres://user:pass@host:5432/db?sslmode=verify-full"}
+	if !Configured(databaseURL) {
+		return nil, &Diagnosis{Err: errString("DATABASE_URL is empty and PGHOST is not set"), Cause: "no database configured",
+			Fix: "set DATABASE_URL (from a Secret) to a libpq URI such as postgres://user:pass@host:5432/db?sslmode=verify-full, " +
+				"or give the connection by parts: PGHOST, PGPORT, PGDATABASE, PGUSER and PGPASSWORD (chart: externalDatabase.host, ...)"}
 	}
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
@@ -83,6 +88,30 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = 10 * time.Second
+	}
+	// A cancelled context (a request's deadline, a worker's shutdown timeout) cancels the statement on the server
+	// too, so its transaction ends and its locks go at once; pgx's default only drops the client side, leaving a
+	// backend that holds a job's row lock until whatever it waits for is over.
+	cfg.ConnConfig.BuildContextWatcherHandler = func(c *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{Conn: c, DeadlineDelay: 500 * time.Millisecond}
+	}
+	if usesTLS(cfg.ConnConfig) {
+		// pgx reads sslrootcert/sslcert/sslkey once, at parse time. libpq reads them at each connection, and that
+		// is what lets a renewed client certificate (or CA bundle) mounted from a Secret reach new connections
+		// without a restart: re-parse the URL for each new connection and take its freshly loaded TLS settings.
+		cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error {
+			fresh, err := pgconn.ParseConfig(databaseURL)
+			if err != nil {
+				return err
+			}
+			cc.TLSConfig = fresh.TLSConfig
+			for i := range cc.Fallbacks {
+				if i < len(fresh.Fallbacks) {
+					cc.Fallbacks[i].TLSConfig = fresh.Fallbacks[i].TLSConfig
+				}
+			}
+			return nil
+		}
 	}
 	var warnOnce sync.Once
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
@@ -99,19 +128,23 @@ func Config(databaseURL, component string, log *slog.Logger) (*pgxpool.Config, e
 	return cfg, nil
 }
 
+func usesTLS(c *pgx.ConnConfig) bool {
+	if c.TLSConfig != nil {
+		return true
+	}
+	for _, f := range c.Fallbacks {
+		if f.TLSConfig != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // NewPool builds a pool without connecting; pgxpool connects lazily and
 // reconnects on its own after an outage, which is what lets web and worker
 // heal without a restart.
 func NewPool(databaseURL, component string, log *slog.Logger) (*pgxpool.Pool, error) {
-	cfg, err := Config(databaseURL, component, log)
-	if err != nil {
-		return nil, err
-	}
-	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
-	if err != nil {
-		return nil, Diagnose(err, databaseURL)
-	}
-	return pool, nil
+	return NewPoolWith(databaseURL, component, log, Hooks{})
 }
 
 // Connect is NewPool plus one ping: the connection works now, or a diagnosis.
@@ -196,7 +229,7 @@ func RedactText(text, databaseURL string) string {
 	return text
 }
 
-// passwords returns every spelling of the password that may appear in text.
+// passwords returns every spelling of the password that may appear in text: the URL's and PGPASSWORD's.
 func passwords(databaseURL string) []string {
 	var out []string
 	if u, err := url.Parse(databaseURL); err == nil && u.Scheme != "" {
@@ -211,6 +244,24 @@ func passwords(databaseURL string) []string {
 		if v, ok := strings.CutPrefix(f, "password="); ok {
 			out = append(out, strings.Trim(v, "'"))
 		}
+	}
+	if pw, ok := keywordValues(databaseURL)["password"]; ok && !strings.Contains(databaseURL, "://") {
+		out = append(out, pw)
+	}
+	if ui := rawUserinfo(databaseURL); misencoded(databaseURL) {
+		// Unencoded: the password is everything after the first ':' (the widest guess) and each piece a parser
+		// may have cut it into at '@'.
+		if _, pw, ok := strings.Cut(ui, ":"); ok && pw != "" {
+			out = append(out, pw)
+			for _, piece := range strings.Split(pw, "@") {
+				if len(piece) >= 3 {
+					out = append(out, piece)
+				}
+			}
+		}
+	}
+	if pw := os.Getenv("PGPASSWORD"); pw != "" {
+		out = append(out, pw, url.QueryEscape(pw), url.PathEscape(pw))
 	}
 	// Longest first, so a password containing another spelling is fully replaced.
 	for i := range out {

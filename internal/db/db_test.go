@@ -269,13 +269,14 @@ func TestConnectionRefused(t *testing.T) {
 	l.Close()
 	url := "postgres://app:hunter2-secret@127.0.0.1:" + itoa(port) + "/app?sslmode=verify-full"
 	err = connectErr(t, url)
-	wantDiagnosis(t, err, nil, "network", "connection refused", "not TLS")
+	wantDiagnosis(t, err, nil, "connection-refused", "connection refused", "not TLS", "the port in DATABASE_URL")
 	if strings.Contains(err.Error(), "hunter2-secret") {
 		t.Fatal("error message contains the password")
 	}
 }
 
 func TestEmptyURL(t *testing.T) {
+	partsEnv(t)
 	if err := connectErr(t, ""); err == nil || !strings.Contains(err.Error(), "DATABASE_URL") {
 		t.Fatalf("empty DATABASE_URL: %v", err)
 	}

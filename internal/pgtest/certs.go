@@ -100,8 +100,25 @@ func writeKey(t testing.TB, path string, kp keyPair) {
 	}
 }
 
+// ReissueClientCert writes a new client certificate (new key, new serial, CN=ClientCN, same CA) over certFile and
+// keyFile, the way a renewal rewrites a mounted Secret, and returns its serial. Start must have had TLS.
+func (s *Server) ReissueClientCert(t testing.TB, certFile, keyFile string) *big.Int {
+	t.Helper()
+	if s.ca == nil {
+		t.Fatal("pgtest: ReissueClientCert needs a server started with TLS")
+	}
+	kp := issue(t, s.ca, &x509.Certificate{
+		Subject:     pkix.Name{CommonName: ClientCN, Organization: []string{"Spacefleet test"}},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	})
+	writeKey(t, keyFile, kp)
+	writeCert(t, certFile, kp)
+	return kp.cert.SerialNumber
+}
+
 // generateCerts writes a CA, an unrelated CA, a server and a client certificate into dir.
-func generateCerts(t testing.TB, dir string, opts *TLS) Certs {
+func generateCerts(t testing.TB, dir string, opts *TLS) (Certs, *keyPair) {
 	t.Helper()
 	names := opts.ServerNames
 	if len(names) == 0 {
@@ -134,5 +151,5 @@ func generateCerts(t testing.TB, dir string, opts *TLS) Certs {
 	writeKey(t, c.ServerKey, server)
 	writeCert(t, c.ClientCert, client)
 	writeKey(t, c.ClientKey, client)
-	return c
+	return c, &ca
 }

@@ -39,6 +39,8 @@ type Options struct {
 	// default accepts password (scram) logins over TCP with or without TLS.
 	// A "local all all trust" line is always kept so the helper can administer.
 	HBA []string
+	// Password is the superuser's password (default: random hex). Any character but a newline.
+	Password string
 }
 
 // Server is a running PostgreSQL.
@@ -53,6 +55,7 @@ type Server struct {
 	dataDir string
 	sockDir string
 	cred    *syscall.Credential
+	ca      *keyPair // signs ReissueClientCert's certificates
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	exited  chan struct{}
@@ -80,6 +83,9 @@ func Start(t testing.TB, opts Options) *Server {
 	s := &Server{Host: "localhost", Dir: dir, t: t,
 		dataDir: filepath.Join(dir, "data"), sockDir: filepath.Join(dir, "sock")}
 	s.Password = randomHex(t, 12)
+	if opts.Password != "" {
+		s.Password = opts.Password
+	}
 	s.cred = serverCredential(t)
 
 	for _, d := range []string{s.sockDir, s.dataDir} {
@@ -94,7 +100,7 @@ func Start(t testing.TB, opts Options) *Server {
 		if err := os.Mkdir(certDir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		s.Certs = generateCerts(t, certDir, opts.TLS)
+		s.Certs, s.ca = generateCerts(t, certDir, opts.TLS)
 		s.chown(s.Certs.ServerKey) // PostgreSQL refuses a key it does not own
 		confLines = append(confLines,
 			"ssl = on",
@@ -192,6 +198,34 @@ func (s *Server) Exec(t testing.TB, dbname, sql string, args ...any) {
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("pgtest: %s: %v", sql, err)
 	}
+}
+
+// CreateRole creates a login role with password (any characters: it goes in as an escaped SQL literal, and
+// the server stores its SCRAM verifier exactly as for ALTER ROLE ... PASSWORD).
+func (s *Server) CreateRole(t testing.TB, name, password string) {
+	t.Helper()
+	s.Exec(t, "postgres", fmt.Sprintf(`CREATE ROLE %s LOGIN PASSWORD %s`, pgx.Identifier{name}.Sanitize(), QuoteLiteral(password)))
+}
+
+// QuoteLiteral quotes s as an SQL string literal (standard_conforming_strings=on: only ' needs doubling).
+func QuoteLiteral(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
+}
+
+// Env is the libpq environment (PGHOST, PGPORT, ...) for a role on this server: the connection by parts.
+// host "" means s.Host, dbname "" means postgres; extra adds or overrides variables ("PGSSLMODE=verify-full").
+func (s *Server) Env(user, password, host, dbname string, extra ...string) []string {
+	if host == "" {
+		host = s.Host
+	}
+	if dbname == "" {
+		dbname = "postgres"
+	}
+	env := []string{"PGHOST=" + host, "PGPORT=" + strconv.Itoa(s.Port), "PGDATABASE=" + dbname, "PGUSER=" + user}
+	if password != "" {
+		env = append(env, "PGPASSWORD="+password)
+	}
+	return append(env, extra...)
 }
 
 // CreateDB creates a fresh database and returns its name.

@@ -4,6 +4,7 @@ package web
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,13 +13,16 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/spacefleet/spacefleet/internal/config"
 	"github.com/spacefleet/spacefleet/internal/db"
+	"github.com/spacefleet/spacefleet/internal/metrics"
 	"github.com/spacefleet/spacefleet/internal/migrations"
 	"github.com/spacefleet/spacefleet/internal/ratelimit"
 )
@@ -32,7 +36,16 @@ type Config struct {
 	RateLimitBackend  string
 	RateLimit         int
 	RateWindow        time.Duration
-	ShutdownTimeout   time.Duration
+	// MetricsPort serves /metrics on its own listener ("": no metrics listener).
+	MetricsPort string
+	// ShutdownDelay: after SIGTERM, keep serving (while /readyz says 503) this long, so endpoints, kube-proxy
+	// and ingress controllers stop sending new requests before the listener closes.
+	ShutdownDelay time.Duration
+	// ShutdownTimeout bounds the drain of in-flight requests that follows.
+	ShutdownTimeout time.Duration
+	// TLSCertFile and TLSKeyFile, both set, make the server speak HTTPS only (reloading renewed files).
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // EnvKeys maps each env var web reads to the chart values key that renders it (for configuration errors).
@@ -42,6 +55,11 @@ var EnvKeys = map[string]string{
 	"SPACEFLEET_RATE_LIMIT_BACKEND":  "rateLimiting.backend",
 	"SPACEFLEET_RATE_LIMIT_REQUESTS": "rateLimiting.requests",
 	"SPACEFLEET_RATE_LIMIT_WINDOW":   "rateLimiting.window",
+	"SPACEFLEET_METRICS_PORT":        "metrics.port",
+	"SPACEFLEET_SHUTDOWN_DELAY":      "web.shutdownDelaySeconds",
+	"SPACEFLEET_SHUTDOWN_TIMEOUT":    "web.shutdownTimeoutSeconds",
+	"SPACEFLEET_TLS_CERT_FILE":       "web.tls",
+	"SPACEFLEET_TLS_KEY_FILE":        "web.tls",
 }
 
 // ConfigFromEnv reads Config with the contract's defaults. An unusable value is a *config.Error.
@@ -55,9 +73,16 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		RateLimitBackend:  r.OneOf("SPACEFLEET_RATE_LIMIT_BACKEND", "memory", "memory", "postgres"),
 		RateLimit:         r.Int("SPACEFLEET_RATE_LIMIT_REQUESTS", 100, 1),
 		RateWindow:        r.Duration("SPACEFLEET_RATE_LIMIT_WINDOW", time.Minute),
-		ShutdownTimeout:   20 * time.Second,
+		MetricsPort:       r.Port("SPACEFLEET_METRICS_PORT", ""),
+		ShutdownDelay:     r.DurationOrZero("SPACEFLEET_SHUTDOWN_DELAY", 0),
+		ShutdownTimeout:   r.Duration("SPACEFLEET_SHUTDOWN_TIMEOUT", 20*time.Second),
 	}
-	return c, r.Err()
+	if err := r.Err(); err != nil {
+		return c, err
+	}
+	var err error
+	c.TLSCertFile, c.TLSKeyFile, err = tlsFiles(getenv)
+	return c, err
 }
 
 func or(s, def string) string {
@@ -69,24 +94,44 @@ func or(s, def string) string {
 
 // Server serves the API over a pool.
 type Server struct {
-	cfg     Config
-	pool    *pgxpool.Pool
-	limiter ratelimit.Limiter
-	log     *slog.Logger
+	cfg      Config
+	pool     *pgxpool.Pool
+	limiter  ratelimit.Limiter
+	log      *slog.Logger
+	registry *prometheus.Registry
+	http     *metrics.HTTP
+	rl       *metrics.RateLimit
+	draining atomic.Bool // SIGTERM seen: /readyz answers 503 while the listener still serves
 }
+
+// requestTimeout bounds the database work of one API request: a database that stops answering gives a 503,
+// never a request that hangs until the client gives up.
+const requestTimeout = 5 * time.Second
 
 // New builds the server; it does not touch the database.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
-	pool, err := db.NewPool(cfg.DatabaseURL, cfg.Component, log)
+	reg := metrics.NewRegistry()
+	dbm := metrics.NewDB(reg)
+	pool, err := db.NewPoolWith(cfg.DatabaseURL, cfg.Component, log, dbm.Hooks())
 	if err != nil {
 		return nil, err
 	}
+	dbm.Watch(pool)
 	lim, err := ratelimit.New(cfg.RateLimitBackend, cfg.RateLimit, cfg.RateWindow, pool)
 	if err != nil {
 		pool.Close()
 		return nil, err
 	}
-	return &Server{cfg: cfg, pool: pool, limiter: lim, log: log}, nil
+	return &Server{cfg: cfg, pool: pool, limiter: lim, log: log, registry: reg,
+		http: metrics.NewHTTP(reg), rl: metrics.NewRateLimit(reg, or(cfg.RateLimitBackend, "memory"))}, nil
+}
+
+// Registry is the server's metrics registry.
+func (s *Server) Registry() *prometheus.Registry { return s.registry }
+
+// ServeMetrics answers /metrics on ln until ctx ends.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	return metrics.Serve(ctx, ln, s.registry, s.log)
 }
 
 // Run listens on cfg.Port and serves until ctx ends (SIGTERM).
@@ -101,7 +146,36 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
+	if ln, err = s.TLSListener(ln); err != nil {
+		ln.Close()
+		return err
+	}
+	mln, err := metrics.Listen(cfg.MetricsPort)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	if mln != nil {
+		// The metrics listener outlives the API's drain (it stops with the process), so the last scrape sees it.
+		go func() {
+			if err := s.ServeMetrics(context.Background(), mln); err != nil {
+				log.Error("metrics server stopped", "error", err.Error())
+			}
+		}()
+	}
 	return s.Serve(ctx, ln)
+}
+
+// TLSListener wraps ln in TLS when the config names a key pair (the pair must load now); otherwise it returns ln.
+func (s *Server) TLSListener(ln net.Listener) (net.Listener, error) {
+	if s.cfg.TLSCertFile == "" {
+		return ln, nil
+	}
+	r, err := NewCertReloader(s.cfg.TLSCertFile, s.cfg.TLSKeyFile, s.log)
+	if err != nil {
+		return ln, err
+	}
+	return tls.NewListener(ln, r.TLSConfig()), nil
 }
 
 // Close releases the pool.
@@ -122,13 +196,23 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("listening", "addr", ln.Addr().String(), "rate_limit_backend", s.cfg.RateLimitBackend)
+	s.log.Info("listening", "addr", ln.Addr().String(), "https", s.cfg.TLSCertFile != "", "rate_limit_backend", s.cfg.RateLimitBackend)
 	select {
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down")
+	// Stop being ready, keep serving for ShutdownDelay (endpoints and every kube-proxy drop this pod meanwhile;
+	// without it, requests routed here before they do meet a closed port), then drain and exit.
+	s.draining.Store(true)
+	srv.SetKeepAlivesEnabled(false) // each answer closes its connection, so keep-alive clients reconnect elsewhere
+	s.log.Info("shutting down: not ready, still serving", "delay", s.cfg.ShutdownDelay.String())
+	select {
+	case err := <-errc:
+		return err
+	case <-time.After(s.cfg.ShutdownDelay):
+	}
+	s.log.Info("draining in-flight requests", "timeout", s.cfg.ShutdownTimeout.String())
 	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
@@ -149,16 +233,21 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/ships", s.limited(s.createShip))
 	mux.Handle("GET /api/ships", s.limited(s.listShips))
 	mux.Handle("GET /api/ships/{id}", s.limited(s.getShip))
-	return mux
+	return s.http.Wrap(mux)
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "shutting_down": true})
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	current, ok, err := migrations.Ready(ctx, s.pool)
 	switch {
 	case err != nil:
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": db.Diagnose(err, s.cfg.DatabaseURL).Error()})
+		d := db.Diagnose(err, s.cfg.DatabaseURL)
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "error": d.Error(), "cause": db.Cause(d)})
 	case !ok:
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "schema_version": current, "expected_version": migrations.Expected()})
 	default:
@@ -166,21 +255,29 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// limited applies the per-client-IP budget. If the shared backend is
+// limited applies the per-client-IP budget and the request's database deadline. If the shared backend is
 // unavailable the request is let through: the API needs the database anyway.
 func (s *Server) limited(h http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+		defer cancel()
+		r = r.WithContext(ctx)
 		key, _, err := net.SplitHostPort(r.RemoteAddr)
 		if err != nil {
 			key = r.RemoteAddr
 		}
 		ok, err := s.limiter.Allow(r.Context(), key)
-		if err != nil {
+		switch {
+		case err != nil:
+			s.rl.Observe(metrics.Unavailable)
 			s.log.Warn("rate limiter unavailable; allowing request", "error", db.Diagnose(err, s.cfg.DatabaseURL).Error())
-		} else if !ok {
+		case !ok:
+			s.rl.Observe(metrics.Rejected)
 			w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RateWindow.Seconds())))
 			writeJSON(w, http.StatusTooManyRequests, map[string]string{"error": "rate limit exceeded"})
 			return
+		default:
+			s.rl.Observe(metrics.Allowed)
 		}
 		h(w, r)
 	})

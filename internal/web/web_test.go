@@ -22,9 +22,11 @@ import (
 func logger(t *testing.T) *slog.Logger { return slog.New(slog.NewJSONHandler(t.Output(), nil)) }
 
 type instance struct {
-	base string
-	done chan error
-	stop context.CancelFunc
+	base       string
+	metricsURL string
+	done       chan error
+	stop       context.CancelFunc
+	srv        *web.Server
 }
 
 // start serves a web.Server on a loopback port until the test ends.
@@ -45,12 +47,20 @@ func start(t *testing.T, cfg web.Config) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
+	mln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
-	in := &instance{base: "http://" + ln.Addr().String(), done: make(chan error, 1), stop: cancel}
+	mctx, mcancel := context.WithCancel(context.Background())
+	in := &instance{base: "http://" + ln.Addr().String(), metricsURL: "http://" + mln.Addr().String() + "/metrics",
+		done: make(chan error, 1), stop: cancel, srv: s}
 	go func() { in.done <- s.Serve(ctx, ln); s.Close() }()
+	go func() { _ = s.ServeMetrics(mctx, mln) }()
 	t.Cleanup(func() {
 		cancel()
 		<-in.done
+		mcancel()
 	})
 	return in
 }

@@ -3,6 +3,8 @@
 # require the named render tests to go red. Prints one line per mutation; exits 1 if any stayed green.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
+# The alert-rule mutations are killed by promtool's rule tests, which skip without it: run through `make mutation`.
+[ -x "${SPACEFLEET_PROMTOOL:-}" ] || { echo "mutation: SPACEFLEET_PROMTOOL must name the promtool binary (make mutation sets it)" >&2; exit 2; }
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 (cd "$root" && go test -c -o "$work/render.test" ./tests/render)
 survivors=0; n=0

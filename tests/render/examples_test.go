@@ -41,6 +41,10 @@ func TestExamplesKeepTheirPromises(t *testing.T) {
 	res := render(t, example("cloudnativepg.yaml"))
 	assert.Equal(t, "uri", chart.Env(container(t, res, "migrate"), "DATABASE_URL").ValueFrom.SecretKeyRef.Key)
 
+	cm := render(t, example("cert-manager.yaml"))
+	assert.Len(t, cm.All("Certificate"), 3, "cert-manager.yaml: database server, database client and web certificates")
+	assert.NotNil(t, chart.Env(container(t, cm, "web"), "SPACEFLEET_TLS_CERT_FILE"), "cert-manager.yaml: web serves HTTPS")
+
 	mtls := render(t, example("mtls.yaml"))
 	var secretVol bool
 	for _, v := range mtls.Workloads()["migrate"].Pod.Volumes {
@@ -56,5 +60,47 @@ func TestEveryExampleIsDocumentedInTheChartReadme(t *testing.T) {
 	require.NoError(t, err)
 	for _, f := range chart.ExampleFiles() {
 		assert.Containsf(t, string(readme), filepath.Base(f), "charts/spacefleet/README.md must mention %s", filepath.Base(f))
+	}
+}
+
+// The by-parts examples: each operator's Secret read as it is, the TLS default the connection type gives, and the
+// CA mounted without the CA's private key.
+func TestPartsExamplesKeepTheirPromises(t *testing.T) {
+	cases := []struct {
+		file, host, hostRef, passwordSecret, typ string
+	}{
+		{"cloudnativepg-parts.yaml", "spacefleet-pg-rw", "", "spacefleet-pg-app", "in-cluster"},
+		{"zalando.yaml", "acid-spacefleet", "", "spacefleet.acid-spacefleet.credentials.postgresql.acid.zalan.do", "in-cluster"},
+		{"crunchy-pgo.yaml", "", "hippo-pguser-spacefleet", "hippo-pguser-spacefleet", "unknown"},
+		{"rds-parts.yaml", "mydb.abc123.us-east-1.rds.amazonaws.com", "", "spacefleet-rds", "external"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.file, func(t *testing.T) {
+			res := render(t, example(tc.file))
+			for _, c := range dbClients {
+				ctr := container(t, res, c)
+				assert.Nilf(t, chart.Env(ctr, "DATABASE_URL"), "%s: by parts, no DATABASE_URL", c)
+				if tc.host != "" {
+					assert.Equal(t, tc.host, chart.Env(ctr, "PGHOST").Value, c)
+				} else {
+					require.NotNil(t, chart.Env(ctr, "PGHOST").ValueFrom)
+					assert.Equal(t, tc.hostRef, chart.Env(ctr, "PGHOST").ValueFrom.SecretKeyRef.Name, c)
+				}
+				pw := chart.Env(ctr, "PGPASSWORD")
+				require.NotNil(t, pw)
+				require.NotNil(t, pw.ValueFrom, "%s: the password is a secretKeyRef", c)
+				assert.Equal(t, tc.passwordSecret, pw.ValueFrom.SecretKeyRef.Name, c)
+				assert.Equal(t, "verify-full", chart.Env(ctr, "PGSSLMODE").Value, "%s: every example verifies the server", c)
+				for _, v := range res.Workloads()[c].Pod.Volumes {
+					if v.Secret != nil {
+						require.Lenf(t, v.Secret.Items, 1, "%s: volume %s mounts the whole Secret (a CA Secret holds ca.key too)", c, v.Name)
+						assert.Equal(t, "ca.crt", v.Secret.Items[0].Key)
+					}
+				}
+			}
+			assert.Contains(t, res.Notes, "connection type: "+tc.typ+" (")
+			assert.Contains(t, res.Notes, "sslmode: verify-full (")
+			assert.Empty(t, res.All("Secret"), "the password stays in the operator's Secret: the chart creates none")
+		})
 	}
 }

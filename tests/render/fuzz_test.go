@@ -264,7 +264,7 @@ func kubeconform(t *testing.T, docs []string) {
 		}
 	}
 	cmd := exec.Command(bin, "-strict", "-summary", "-schema-location", schemas,
-		"-kubernetes-version", strings.TrimPrefix(chart.KubeVersion, "v"), "-skip", "Certificate,HTTPRoute", dir)
+		"-kubernetes-version", strings.TrimPrefix(chart.KubeVersion, "v"), "-skip", "Certificate,HTTPRoute,ServiceMonitor,PrometheusRule", dir)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("kubeconform rejected a rendered case: %v\n%s", err, out)

@@ -442,3 +442,40 @@ func TestNetworkPolicyChecksWithoutTheSchema(t *testing.T) {
 	require.Error(t, err)
 	assertNamesKey(t, err, "networkPolicy.egress.database.cidrs")
 }
+
+// With metrics on, web's and worker's metrics port admits the scraper networkPolicy.metrics names (anyone when it
+// names none), and nothing else beyond what web admits anyway.
+func TestMetricsPortAdmitsTheScraper(t *testing.T) {
+	res := render(t, nil, append([]string{"networkPolicy.allowExternal=false"}, netpolOn...)...)
+	pols := policies(res)
+	for _, c := range []string{"web", "worker"} {
+		assertFlow(t, pols, true, intruder, pod(t, res, c), 9090, tcp)
+	}
+	res = render(t, nil, append([]string{"networkPolicy.allowExternal=false",
+		"networkPolicy.metrics.namespaceSelector.kubernetes\\.io/metadata\\.name=monitoring",
+		"networkPolicy.metrics.podSelector.app\\.kubernetes\\.io/name=prometheus"}, netpolOn...)...)
+	pols = policies(res)
+	prom := inNS("monitoring", "prometheus", map[string]string{"app.kubernetes.io/name": "prometheus"})
+	prom.nsLabels["kubernetes.io/metadata.name"] = "monitoring"
+	for _, c := range []string{"web", "worker"} {
+		assertFlow(t, pols, true, prom, pod(t, res, c), 9090, tcp)
+		assertFlow(t, pols, false, intruder, pod(t, res, c), 9090, tcp)
+		assertFlow(t, pols, false, prom, pod(t, res, c), 8081, tcp)
+	}
+	assertFlow(t, pols, false, prom, pod(t, res, "web"), 8080, tcp)
+	res = render(t, nil, append([]string{"metrics.enabled=false"}, netpolOn...)...)
+	assertFlow(t, policies(res), false, intruder, pod(t, res, "worker"), 9090, tcp)
+}
+
+// A connection by parts on another port: the egress rule must list it, or the pods could not reach the database.
+func TestExternalDatabaseEgressCoversItsPort(t *testing.T) {
+	parts := []string{"networkPolicy.enabled=true", "postgresql.enabled=false", "externalDatabase.host=db.example.com",
+		"externalDatabase.database=d", "externalDatabase.username=u", "externalDatabase.existingSecret=s",
+		"externalDatabase.existingSecretKeys.password=p", "networkPolicy.egress.database.cidrs[0]=10.0.0.0/8"}
+	err := renderErr(nil, append(parts, "externalDatabase.port=6432")...)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "networkPolicy.egress.database.ports")
+	res := render(t, nil, append(parts, "externalDatabase.port=6432", "networkPolicy.egress.database.ports[0]=6432")...)
+	assertFlow(t, policies(res), true, pod(t, res, "web"), outside("database", "10.0.0.7"), 6432, tcp)
+	render(t, nil, parts...) // the default port 5432 is in the default list
+}

@@ -97,7 +97,7 @@ func TestBundledTLSFromAnExistingSecret(t *testing.T) {
 	assert.Contains(t, args, "ssl=on")
 	assert.Contains(t, args, "ssl_key_file=/tls/tls.key")
 	require.Len(t, sts.Spec.Template.Spec.InitContainers, 1)
-	assert.Contains(t, strings.Join(sts.Spec.Template.Spec.InitContainers[0].Command, " "), "chmod 0600 /tls/tls.key",
+	assert.Contains(t, strings.Join(sts.Spec.Template.Spec.InitContainers[0].Command, " "), "chmod 0600 /tls/.tls.key.new",
 		"PostgreSQL refuses a group-readable key")
 	assert.Nil(t, res.Find("Certificate", "spacefleet-postgresql"), "no cert-manager with an existing Secret")
 	assert.Contains(t, res.Find("ConfigMap", "spacefleet-postgresql-hba").Typed.(*corev1.ConfigMap).Data["pg_hba.conf"], "host all all all scram-sha-256")

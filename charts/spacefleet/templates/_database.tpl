@@ -4,17 +4,39 @@ The one road from values to DATABASE_URL. Every pod that talks to PostgreSQL (we
 where the connection string or the TLS files come from.
 */}}
 
-{{/* "bundled", "url" or "existingSecret" ("" when nothing is configured; _validate.tpl reports it). */}}
+{{/*
+"bundled", "parts", "url" or "existingSecret" ("" when nothing is configured; _validate.tpl reports it and every
+ambiguous combination). "parts": externalDatabase.host/database/username/password or existingSecretKeys.*.
+*/}}
 {{- define "spacefleet.database.mode" -}}
 {{- if .Values.postgresql.enabled -}}bundled
+{{- else if include "spacefleet.database.partsGiven" . -}}parts
 {{- else if .Values.externalDatabase.existingSecret -}}existingSecret
 {{- else if .Values.externalDatabase.url -}}url
 {{- end -}}
 {{- end -}}
 
+{{/* The connection parts: values key → libpq variable (docs/app-contract.md). port is left out of "given": it has a default. */}}
+{{- define "spacefleet.database.partVars" -}}
+{{- list (list "host" "PGHOST") (list "port" "PGPORT") (list "database" "PGDATABASE") (list "username" "PGUSER") (list "password" "PGPASSWORD") | toJson -}}
+{{- end -}}
+
+{{- define "spacefleet.database.partsGiven" -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- $keys := $ext.existingSecretKeys | default dict -}}
+{{- if or $ext.host $ext.database $ext.username $ext.password $keys.host $keys.port $keys.database $keys.username $keys.password }}true{{ end -}}
+{{- end -}}
+
+{{/* By parts, the chart keeps a literal externalDatabase.password in its own Secret (never a literal env value). */}}
+{{- define "spacefleet.database.ownsPassword" -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- if and (eq (include "spacefleet.database.mode" .) "parts") $ext.password (not ($ext.existingSecretKeys | default dict).password) }}true{{ end -}}
+{{- end -}}
+
 {{/* The chart creates the database Secret itself unless you brought your own. */}}
 {{- define "spacefleet.database.ownsSecret" -}}
-{{- if ne (include "spacefleet.database.mode" .) "existingSecret" }}true{{ end -}}
+{{- $mode := include "spacefleet.database.mode" . -}}
+{{- if or (has $mode (list "bundled" "url")) (include "spacefleet.database.ownsPassword" .) }}true{{ end -}}
 {{- end -}}
 
 {{- define "spacefleet.database.secretName" -}}
@@ -96,6 +118,10 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- if not $v.existingSecret -}}{{- $userinfo = printf "%s:%s" $userinfo (include "spacefleet.database.escape" .password) -}}{{- end -}}
 {{- $ssl := "sslmode=disable" -}}
 {{- if .ctx.Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .ctx) -}}{{- end -}}
+{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "bundled" -}}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx -}}
+{{- $ssl = printf "%s&sslcert=%s/tls.crt&sslkey=%s/tls.key" $ssl $dir $dir -}}
+{{- end -}}
 {{- printf "postgres://%s@%s:5432/%s?%s" $userinfo (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) $ssl -}}
 {{- end -}}
 
@@ -124,12 +150,94 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- regexReplaceAll (printf "^[?&]%s=" .param) $m "" -}}
 {{- end -}}
 
-{{/* The sslmode the app will use, when the chart can see the URL ("" for an existing Secret). */}}
+{{/* The sslmode the app will use, when the chart can see it ("" for a URI in an existing Secret). */}}
 {{- define "spacefleet.database.sslmode" -}}
 {{- $mode := include "spacefleet.database.mode" . -}}
 {{- if eq $mode "bundled" -}}{{ ternary "verify-full" "disable" (.Values.postgresql.tls.enabled | default false) }}
 {{- else if eq $mode "url" -}}{{ default .Values.externalDatabase.sslmode (include "spacefleet.database.urlParam" (dict "url" .Values.externalDatabase.url "param" "sslmode")) }}
+{{- else if eq $mode "parts" -}}{{ (include "spacefleet.database.connection" . | fromJson).sslmode }}
 {{- end -}}
+{{- end -}}
+
+{{/*
+Where a host is, from its name alone: (dict "ctx" $ "host" $host) → {"type": "in-cluster"|"external", "why": ...}.
+A short Service name or <svc>.<ns>.svc[.<clusterDomain>] is in-cluster; an IP address or any other name is external.
+*/}}
+{{- define "spacefleet.database.hostType" -}}
+{{- $h := trimSuffix "." (.host | toString | lower) -}}
+{{- $domain := trimSuffix "." (.ctx.Values.clusterDomain | default "cluster.local" | lower) -}}
+{{- if or (regexMatch "^[0-9]+([.][0-9]+){3}$" $h) (contains ":" $h) -}}
+{{- dict "type" "external" "why" (printf "host %q is an IP address" .host) | toJson -}}
+{{- else if not (contains "." $h) -}}
+{{- dict "type" "in-cluster" "why" (printf "host %q is a short Service name" .host) | toJson -}}
+{{- else if or (hasSuffix ".svc" $h) (hasSuffix (printf ".svc.%s" $domain) $h) -}}
+{{- dict "type" "in-cluster" "why" (printf "host %q is a Service name in the cluster domain (clusterDomain=%s)" .host $domain) | toJson -}}
+{{- else -}}
+{{- dict "type" "external" "why" (printf "host %q is a domain name outside the cluster domain (clusterDomain=%s)" .host $domain) | toJson -}}
+{{- end -}}
+{{- end -}}
+
+{{/* The host of an inline URL ("" when none can be read): the part between "@" (if any) and the port/path. */}}
+{{- define "spacefleet.database.urlHost" -}}
+{{- $rest := regexReplaceAll "^postgres(ql)?://" . "" -}}
+{{- $hostport := regexReplaceAll "^.*@" (regexReplaceAll "[/?#].*$" $rest "") "" -}}
+{{- if hasPrefix "[" $hostport -}}{{ regexReplaceAll "^\\[([^]]*)\\].*$" $hostport "${1}" }}{{- else -}}{{ regexReplaceAll ":[0-9]*$" $hostport "" }}{{- end -}}
+{{- end -}}
+
+{{/*
+The connection as NOTES tells it: {"type", "typeWhy", "sslmode", "sslmodeWhy", "warning"}. By parts, with no
+externalDatabase.sslmode, the chart picks the TLS default from the connection type: verify-full for an external host
+(against the mounted sslrootcert or the image's trust store) and for a host it cannot see (from a Secret); for an
+in-cluster host verify-full when a CA is mounted (externalDatabase.sslrootcert), otherwise require, with a warning.
+An explicit sslmode always wins. The URI modes keep their URI's sslmode (nothing existing changes).
+*/}}
+{{- define "spacefleet.database.connection" -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- $keys := $ext.existingSecretKeys | default dict -}}
+{{- $mode := include "spacefleet.database.mode" . -}}
+{{- $c := dict "type" "unknown" "typeWhy" "" "sslmode" "" "sslmodeWhy" "" "warning" "" -}}
+{{- $ca := ternary (printf "the CA at externalDatabase.sslrootcert=%s" $ext.sslrootcert) "the image's trust store (public CAs, e.g. Amazon RDS)" (ne $ext.sslrootcert "") -}}
+{{- if eq $mode "bundled" -}}
+  {{- $_ := set $c "type" "in-cluster" -}}{{- $_ := set $c "typeWhy" "the bundled PostgreSQL (postgresql.enabled=true)" -}}
+  {{- if .Values.postgresql.tls.enabled -}}
+  {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" "postgresql.tls.enabled=true: verified against the CA the chart mounts" -}}
+  {{- else -}}
+  {{- $_ := set $c "sslmode" "disable" -}}{{- $_ := set $c "sslmodeWhy" "postgresql.tls.enabled=false" -}}
+  {{- end -}}
+{{- else if eq $mode "existingSecret" -}}
+  {{- $_ := set $c "typeWhy" (printf "the URI is in Secret %s (key %s), which the chart cannot read" $ext.existingSecret $ext.existingSecretKey) -}}
+  {{- $_ := set $c "sslmode" (default "as the URI says" $ext.sslmode) -}}
+  {{- $_ := set $c "sslmodeWhy" (ternary "externalDatabase.sslmode applies when the URI sets none" "the chart cannot see the URI (set externalDatabase.sslmode for URIs without one)" (ne $ext.sslmode "")) -}}
+{{- else if eq $mode "url" -}}
+  {{- $host := include "spacefleet.database.urlHost" $ext.url -}}
+  {{- if $host -}}{{- $t := include "spacefleet.database.hostType" (dict "ctx" . "host" $host) | fromJson -}}{{- $_ := set $c "type" $t.type -}}{{- $_ := set $c "typeWhy" $t.why -}}{{- end -}}
+  {{- $url := include "spacefleet.database.urlParam" (dict "url" $ext.url "param" "sslmode") -}}
+  {{- if $url -}}{{- $_ := set $c "sslmode" $url -}}{{- $_ := set $c "sslmodeWhy" "set in externalDatabase.url" -}}
+  {{- else if $ext.sslmode -}}{{- $_ := set $c "sslmode" $ext.sslmode -}}{{- $_ := set $c "sslmodeWhy" "externalDatabase.sslmode (the URI sets none)" -}}
+  {{- else -}}{{- $_ := set $c "sslmode" "prefer" -}}{{- $_ := set $c "sslmodeWhy" "libpq's default: the URI sets none" -}}
+  {{- end -}}
+{{- else if eq $mode "parts" -}}
+  {{- if $keys.host -}}
+  {{- $_ := set $c "typeWhy" (printf "the host comes from Secret %s (key %s), which the chart cannot read" $ext.existingSecret $keys.host) -}}
+  {{- else if $ext.host -}}
+  {{- $t := include "spacefleet.database.hostType" (dict "ctx" . "host" $ext.host) | fromJson -}}{{- $_ := set $c "type" $t.type -}}{{- $_ := set $c "typeWhy" $t.why -}}
+  {{- end -}}
+  {{- if $ext.sslmode -}}
+  {{- $_ := set $c "sslmode" $ext.sslmode -}}{{- $_ := set $c "sslmodeWhy" "set by externalDatabase.sslmode (an explicit sslmode always wins)" -}}
+  {{- else if eq $c.type "external" -}}
+  {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" (printf "external host: certificate chain and host name verified against %s" $ca) -}}
+  {{- else if eq $c.type "in-cluster" -}}
+    {{- if $ext.sslrootcert -}}
+    {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" (printf "in-cluster host with a CA mounted: verified against %s" $ca) -}}
+    {{- else -}}
+    {{- $_ := set $c "sslmode" "require" -}}{{- $_ := set $c "sslmodeWhy" "in-cluster host and no CA mounted (externalDatabase.sslrootcert is empty): encrypted, not verified" -}}
+    {{- $_ := set $c "warning" (printf "externalDatabase.host %q is in-cluster and no CA is mounted, so the app connects with sslmode=require: encrypted, but the server is not verified. Mount your operator's CA (only its ca.crt) and point externalDatabase.sslrootcert at it to get verify-full; for CloudNativePG cluster <cluster>: config.extraVolumes=[{name: db-ca, secret: {secretName: <cluster>-ca, items: [{key: ca.crt, path: ca.crt}]}}], config.extraVolumeMounts=[{name: db-ca, mountPath: /etc/spacefleet/db-ca, readOnly: true}], externalDatabase.sslrootcert=/etc/spacefleet/db-ca/ca.crt." $ext.host) -}}
+    {{- end -}}
+  {{- else -}}
+  {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" (printf "the safe default for a host the chart cannot see, verified against %s; set externalDatabase.host (its type then decides) or externalDatabase.sslmode to choose" $ca) -}}
+  {{- end -}}
+{{- end -}}
+{{- toJson $c -}}
 {{- end -}}
 
 {{/*
@@ -146,28 +254,79 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = include "spacefleet.postgresql.password" . -}}{{- end -}}
 {{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
 {{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
-{{- $_ := set $in "ssl" (list .Values.externalDatabase.sslmode .Values.externalDatabase.sslrootcert) -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- $_ := set $in "ssl" (list $ext.sslmode $ext.sslrootcert $ext.sslcert $ext.sslkey) -}}
+{{- $_ := set $in "parts" (list $ext.host (toString $ext.port) $ext.database $ext.username ($ext.password | sha256sum) $ext.existingSecretKeys .Values.clusterDomain) -}}
+{{- $_ := set $in "client" (list (include "spacefleet.certificates.databaseClient" .) .Values.postgresql.tls.clientCertificates.requirePassword) -}}
 {{- $_ := set . "spacefleetDatabaseChecksum" (toJson $in | sha256sum) -}}
 {{- end -}}
 {{- index . "spacefleetDatabaseChecksum" -}}
 {{- end -}}
 
-{{/* Container env for a database client: (dict "ctx" $ "component" "web"). */}}
+{{/*
+Container env for a database client: (dict "ctx" $ "component" "web"). A URI comes as DATABASE_URL from a Secret;
+parts come as libpq's PGHOST/PGPORT/PGDATABASE/PGUSER/PGPASSWORD, each a literal value or a secretKeyRef, the
+password always a secretKeyRef (to your Secret, or to the chart's for a literal password): raw values that pgx
+reads byte for byte, so no URI is ever built from a value the chart cannot see or encode.
+*/}}
 {{- define "spacefleet.database.env" -}}
+{{- include "spacefleet.database.envItems" . | trim -}}
+{{- end -}}
+
+{{- define "spacefleet.database.envItems" -}}
+{{- $ext := .ctx.Values.externalDatabase -}}
+{{- $mode := include "spacefleet.database.mode" .ctx -}}
+{{- if eq $mode "parts" }}
+{{- $keys := $ext.existingSecretKeys | default dict }}
+{{- range $pv := include "spacefleet.database.partVars" .ctx | fromJsonArray }}
+{{- $part := index $pv 0 }}{{- $var := index $pv 1 }}
+{{- if index $keys $part }}
+- name: {{ $var }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ $ext.existingSecret | quote }}
+      key: {{ index $keys $part | quote }}
+{{- else if and (eq $part "password") $ext.password }}
+- name: PGPASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "spacefleet.database.secretNameFor" $ | quote }}
+      key: password
+{{- else if eq $part "port" }}
+- name: PGPORT
+  value: {{ include "spacefleet.int" $ext.port | quote }}
+{{- else if and (ne $part "password") (index $ext $part) }}
+- name: {{ $var }}
+  value: {{ index $ext $part | toString | quote }}
+{{- end }}
+{{- end }}
+- name: PGSSLMODE
+  value: {{ include "spacefleet.database.sslmode" .ctx | quote }}
+{{- else }}
 - name: DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "spacefleet.database.secretNameFor" . | quote }}
       key: {{ include "spacefleet.database.secretKey" .ctx | quote }}
-{{- with .ctx.Values.externalDatabase }}
-{{- if and .sslmode (not $.ctx.Values.postgresql.enabled) }}
+{{- if and $ext.sslmode (not .ctx.Values.postgresql.enabled) }}
 - name: PGSSLMODE
-  value: {{ .sslmode | quote }}
+  value: {{ $ext.sslmode | quote }}
 {{- end }}
-{{- if and .sslrootcert (not $.ctx.Values.postgresql.enabled) }}
-- name: PGSSLROOTCERT
-  value: {{ .sslrootcert | quote }}
 {{- end }}
+{{- if not .ctx.Values.postgresql.enabled }}
+{{- range $pv := list (list "sslrootcert" "PGSSLROOTCERT") (list "sslcert" "PGSSLCERT") (list "sslkey" "PGSSLKEY") }}
+{{- with index $ext (index $pv 0) }}
+- name: {{ index $pv 1 }}
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "external" }}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx }}
+- name: PGSSLCERT
+  value: {{ printf "%s/tls.crt" $dir | quote }}
+- name: PGSSLKEY
+  value: {{ printf "%s/tls.key" $dir | quote }}
 {{- end }}
 {{- if and .ctx.Values.postgresql.enabled .ctx.Values.postgresql.auth.existingSecret }}
 {{- $ref := include "spacefleet.postgresql.passwordRef" .ctx | fromJsonArray }}
@@ -189,6 +348,10 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $vols = append $vols (dict "name" "spacefleet-postgresql-ca" "secret" (dict "secretName" (include "spacefleet.postgresql.tlsSecretName" .) "items" (list (dict "key" "ca.crt" "path" "ca.crt")))) -}}
 {{- end -}}
+{{- if include "spacefleet.certificates.databaseClient" . -}}
+{{- /* the key must be readable by the app's user: group read through fsGroup, nobody else */ -}}
+{{- $vols = append $vols (dict "name" "spacefleet-database-client" "secret" (dict "secretName" (include "spacefleet.certificates.databaseClientSecret" .) "defaultMode" 288 "items" (list (dict "key" "tls.crt" "path" "tls.crt") (dict "key" "tls.key" "path" "tls.key")))) -}}
+{{- end -}}
 {{- $vols = concat $vols .Values.config.extraVolumes -}}
 {{- with $vols }}{{ include "spacefleet.yaml" . }}{{ end -}}
 {{- end -}}
@@ -198,6 +361,9 @@ whose password-sync then applies it), for an existing Secret its name and key (r
 {{- $mounts := list -}}
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $mounts = append $mounts (dict "name" "spacefleet-postgresql-ca" "mountPath" (include "spacefleet.postgresql.caMountPath" .) "readOnly" true) -}}
+{{- end -}}
+{{- if include "spacefleet.certificates.databaseClient" . -}}
+{{- $mounts = append $mounts (dict "name" "spacefleet-database-client" "mountPath" (include "spacefleet.certificates.databaseClientPath" .) "readOnly" true) -}}
 {{- end -}}
 {{- $mounts = concat $mounts .Values.config.extraVolumeMounts -}}
 {{- with $mounts }}{{ include "spacefleet.yaml" . }}{{ end -}}

@@ -12,6 +12,7 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- define "spacefleet.validate" -}}
 {{- include "spacefleet.validate.images" . -}}
 {{- include "spacefleet.validate.databaseMode" . -}}
+{{- include "spacefleet.validate.parts" . -}}
 {{- include "spacefleet.validate.url" . -}}
 {{- include "spacefleet.validate.tlsPaths" . -}}
 {{- include "spacefleet.validate.deprecations" . -}}
@@ -26,24 +27,77 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.services" . -}}
 {{- include "spacefleet.validate.route" . -}}
 {{- include "spacefleet.validate.extraObjects" . -}}
+{{- include "spacefleet.validate.monitoring" . -}}
 {{- include "spacefleet.validate.networkPolicy" . -}}
 {{- end -}}
 
 {{- define "spacefleet.validate.databaseMode" -}}
 {{- $ext := .Values.externalDatabase -}}
+{{- $parts := include "spacefleet.database.partsGiven" . -}}
 {{- if .Values.postgresql.enabled -}}
-  {{- if or $ext.url $ext.existingSecret -}}
-  {{- include "spacefleet.fail" "externalDatabase.url / externalDatabase.existingSecret are set while postgresql.enabled=true. Pick one database: set postgresql.enabled=false to use the external database, or remove the externalDatabase settings to use the bundled PostgreSQL." -}}
+  {{- if or $ext.url $ext.existingSecret $parts -}}
+  {{- include "spacefleet.fail" "externalDatabase.url / externalDatabase.existingSecret / the connection parts (externalDatabase.host, database, username, password, existingSecretKeys) are set while postgresql.enabled=true. Pick one database: set postgresql.enabled=false to use the external database, or remove the externalDatabase settings to use the bundled PostgreSQL." -}}
   {{- end -}}
 {{- else -}}
+  {{- if and $ext.url $parts -}}
+  {{- include "spacefleet.fail" "externalDatabase.url and the connection parts (externalDatabase.host, database, username, password, existingSecretKeys) are both set. Give the connection one way: the URI in externalDatabase.url, or the parts (and remove externalDatabase.url)." -}}
+  {{- end -}}
   {{- if and $ext.url $ext.existingSecret -}}
   {{- include "spacefleet.fail" "externalDatabase.url and externalDatabase.existingSecret are both set. Set exactly one: existingSecret (recommended for production: credentials stay out of Helm values) or url." -}}
   {{- end -}}
-  {{- if not (or $ext.url $ext.existingSecret) -}}
-  {{- include "spacefleet.fail" "postgresql.enabled=false but no external database is configured. Set externalDatabase.existingSecret (a Secret holding DATABASE_URL) or externalDatabase.url, or set postgresql.enabled=true for the bundled database." -}}
+  {{- if not (or $ext.url $ext.existingSecret $parts) -}}
+  {{- include "spacefleet.fail" "postgresql.enabled=false but no external database is configured. Set externalDatabase.existingSecret (a Secret holding DATABASE_URL) or externalDatabase.url, or give the connection by parts (externalDatabase.host, database, username and password or existingSecretKeys), or set postgresql.enabled=true for the bundled database." -}}
   {{- end -}}
-  {{- if and $ext.existingSecret (not $ext.existingSecretKey) -}}
+  {{- if and $ext.existingSecret (not $ext.existingSecretKey) (not $parts) -}}
   {{- include "spacefleet.fail" "externalDatabase.existingSecretKey is empty. Set it to the key in your Secret that holds the connection URI (default DATABASE_URL)." -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+The connection by parts: exactly one source per part, the required ones present, a host that is only a host,
+the URI keys out of the way. Values are never echoed except the host (a host name is not a secret, but a
+URI pasted into host may hold one: that message does not repeat it).
+*/}}
+{{- define "spacefleet.validate.parts" -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- $keys := $ext.existingSecretKeys | default dict -}}
+{{- if and (not .Values.postgresql.enabled) (include "spacefleet.database.partsGiven" .) -}}
+  {{- $anyKey := or $keys.host $keys.port $keys.database $keys.username $keys.password -}}
+  {{- if and $anyKey (not $ext.existingSecret) -}}
+  {{- include "spacefleet.fail" "externalDatabase.existingSecretKeys names keys but externalDatabase.existingSecret is empty. Set existingSecret to the Secret that holds them (e.g. CloudNativePG's <cluster>-app), or give those parts literally." -}}
+  {{- end -}}
+  {{- if and $ext.existingSecret (not $anyKey) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecret=%s holds a connection URI (key existingSecretKey), but connection parts (externalDatabase.host, database, username, password) are set too. Give the connection one way: to read parts from that Secret name their keys in externalDatabase.existingSecretKeys (e.g. password: password); to use its URI remove host, database, username and password." $ext.existingSecret) -}}
+  {{- end -}}
+  {{- if and $anyKey $ext.existingSecretKey (ne $ext.existingSecretKey "DATABASE_URL") -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecretKey=%s names a URI key, but the connection is given by parts (externalDatabase.existingSecretKeys). Give the connection one way: remove existingSecretKey (parts), or remove existingSecretKeys and the parts (URI)." $ext.existingSecretKey) -}}
+  {{- end -}}
+  {{- range $part := list "host" "database" "username" "password" -}}
+    {{- if and (index $ext $part) (index $keys $part) -}}
+    {{- include "spacefleet.fail" (printf "externalDatabase.%s and externalDatabase.existingSecretKeys.%s are both set. Give the %s one way: literally, or from the Secret key (remove the other)." $part $part $part) -}}
+    {{- end -}}
+  {{- end -}}
+  {{- if and $keys.port (ne (include "spacefleet.int" $ext.port) "5432") -}}
+  {{- include "spacefleet.fail" "externalDatabase.port and externalDatabase.existingSecretKeys.port are both set. Give the port one way: literally, or from the Secret key (and leave port at its default 5432)." -}}
+  {{- end -}}
+  {{- $missing := list -}}
+  {{- range $part := list "host" "database" "username" -}}
+    {{- if not (or (index $ext $part) (index $keys $part)) -}}{{- $missing = append $missing (printf "externalDatabase.%s (or existingSecretKeys.%s)" $part $part) -}}{{- end -}}
+  {{- end -}}
+  {{- with $missing -}}
+  {{- include "spacefleet.fail" (printf "the connection by parts lacks %s. Set each, literally or as a key of externalDatabase.existingSecret." (join ", " .)) -}}
+  {{- end -}}
+  {{- if and $ext.host (not (regexMatch "^([A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)([.][A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*[.]?$|^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$" (toString $ext.host))) -}}
+  {{- include "spacefleet.fail" "externalDatabase.host must be only a host name or an IP address (e.g. spacefleet-pg-rw or mydb.abc123.eu-west-1.rds.amazonaws.com): no scheme, user, password, port or path. The port goes in externalDatabase.port; a full URI goes in externalDatabase.url." -}}
+  {{- end -}}
+{{- end -}}
+{{- if not .Values.postgresql.enabled -}}
+  {{- if and $ext.sslmode (not (has (toString $ext.sslmode) (list "disable" "allow" "prefer" "require" "verify-ca" "verify-full"))) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.sslmode %q is not an sslmode. Use one of disable, allow, prefer, require, verify-ca, verify-full (verify-full for any network you do not fully trust)." (toString $ext.sslmode)) -}}
+  {{- end -}}
+  {{- if or (and $ext.sslcert (not $ext.sslkey)) (and $ext.sslkey (not $ext.sslcert)) -}}
+  {{- include "spacefleet.fail" "externalDatabase.sslcert and externalDatabase.sslkey go together (a client certificate and its key). Set both, or neither." -}}
   {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -84,7 +138,9 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- range $param := list "sslrootcert" "sslcert" "sslkey" -}}
   {{- $paths = append $paths (list (printf "externalDatabase.url: %s" $param) (include "spacefleet.database.urlParam" (dict "url" $url "param" $param))) -}}
 {{- end -}}
-{{- $paths = append $paths (list "externalDatabase.sslrootcert" $.Values.externalDatabase.sslrootcert) -}}
+{{- range $param := tuple "sslrootcert" "sslcert" "sslkey" -}}
+  {{- $paths = append $paths (list (printf "externalDatabase.%s" $param) (index $.Values.externalDatabase $param | default "")) -}}
+{{- end -}}
 {{- range $p := $paths -}}
   {{- $key := index $p 0 -}}
   {{- $path := index $p 1 -}}
@@ -152,9 +208,28 @@ sees nothing and passes) and refuse before anything changes.
     {{- if not (or $pg.tls.existingSecret $issuer.name) -}}
     {{- include "spacefleet.fail" "postgresql.tls.enabled=true needs a server certificate: set postgresql.tls.existingSecret (a Secret with tls.crt, tls.key and ca.crt) or postgresql.tls.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer)." -}}
     {{- end -}}
+    {{- if and $pg.tls.clientCertificates.enabled (not $issuer.name) -}}
+    {{- include "spacefleet.fail" "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.certManager.issuerRef.name: cert-manager issues the clients' certificate from that issuer, whose CA the database trusts (the server Secret's ca.crt)." -}}
+    {{- end -}}
   {{- else if $pg.tls.required -}}
   {{- include "spacefleet.fail" "postgresql.tls.required=true without postgresql.tls.enabled=true would refuse every connection. Turn TLS on (postgresql.tls.enabled=true) or set required=false." -}}
+  {{- else if $pg.tls.clientCertificates.enabled -}}
+  {{- include "spacefleet.fail" "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.enabled=true: client certificates are presented in the TLS handshake. Turn TLS on or set clientCertificates.enabled=false." -}}
   {{- end -}}
+{{- end -}}
+{{- $cc := .Values.externalDatabase.clientCertificate.certManager -}}
+{{- $ccIssuer := $cc.issuerRef | default dict -}}
+{{- if and $pg.enabled $ccIssuer.name -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef is set but the bundled PostgreSQL is in use (postgresql.enabled=true). For the bundled database use postgresql.tls.clientCertificates.enabled=true; for an external one set postgresql.enabled=false." -}}
+{{- end -}}
+{{- if and $ccIssuer.name (not $cc.commonName) -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef needs externalDatabase.clientCertificate.certManager.commonName: the database user the certificate authenticates (its CN)." -}}
+{{- end -}}
+{{- if and $ccIssuer.name (or .Values.externalDatabase.sslcert .Values.externalDatabase.sslkey) -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef and externalDatabase.sslcert/sslkey both give the client certificate (both would set PGSSLCERT/PGSSLKEY). Keep one: cert-manager issues and mounts it for you, or sslcert/sslkey point at one you mount through config.extraVolumes." -}}
+{{- end -}}
+{{- if and (not $ccIssuer.name) (or $cc.commonName $cc.duration) -}}
+{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.commonName/duration are set without issuerRef.name, so no certificate would be issued. Set externalDatabase.clientCertificate.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer) or remove them." -}}
 {{- end -}}
 {{- end -}}
 
@@ -167,6 +242,17 @@ sees nothing and passes) and refuse before anything changes.
 
 {{- define "spacefleet.validate.web" -}}
 {{- $svc := .Values.web.service -}}
+{{- $wt := .Values.web.tls -}}
+{{- $sources := list -}}
+{{- if ($wt.certManager.issuerRef | default dict).name }}{{ $sources = append $sources "web.tls.certManager.issuerRef" }}{{ end -}}
+{{- if $wt.existingSecret }}{{ $sources = append $sources "web.tls.existingSecret" }}{{ end -}}
+{{- if $wt.selfSigned }}{{ $sources = append $sources "web.tls.selfSigned" }}{{ end -}}
+{{- if and $wt.enabled (ne (len $sources) 1) -}}
+{{- include "spacefleet.fail" (printf "web.tls.enabled=true needs exactly one certificate source, got %d%s: web.tls.certManager.issuerRef.name (cert-manager), web.tls.existingSecret (a kubernetes.io/tls Secret you manage) or web.tls.selfSigned=true (trials only)." (len $sources) (ternary "" (printf " (%s)" (join ", " $sources)) (eq (len $sources) 0))) -}}
+{{- end -}}
+{{- if and (not $wt.enabled) $sources -}}
+{{- include "spacefleet.fail" (printf "%s is set but web.tls.enabled is false, so web would still serve plain HTTP. Set web.tls.enabled=true or remove it." (join ", " $sources)) -}}
+{{- end -}}
 {{- if not (has (toString $svc.sessionAffinity) (list "" "None" "ClientIP")) -}}
 {{- include "spacefleet.fail" (printf "web.service.sessionAffinity %q is not valid. Use \"\" (unset), None or ClientIP." (toString $svc.sessionAffinity)) -}}
 {{- end -}}
@@ -212,7 +298,7 @@ Per-pod checks: extra env must not shadow what the chart sets (each name maps to
 extra containers need unique names.
 */}}
 {{- define "spacefleet.validate.pods" -}}
-{{- $owned := dict "DATABASE_URL" "externalDatabase.url or externalDatabase.existingSecret" "PGHOST" "externalDatabase.host" "PGPORT" "externalDatabase.port" "PGDATABASE" "externalDatabase.database" "PGUSER" "externalDatabase.username" "PGPASSWORD" "externalDatabase.password / postgresql.auth.existingSecret" "PGSSLMODE" "externalDatabase.sslmode" "PGSSLROOTCERT" "externalDatabase.sslrootcert" "PGSSLCERT" "config.extraVolumes and sslcert in the connection" "PGSSLKEY" "config.extraVolumes and sslkey in the connection" "PORT" "web.port / worker.port" "LOG_LEVEL" "config.logLevel" "SPACEFLEET_MIGRATIONS_VIA_HOOK" "migrations.viaHook" "SPACEFLEET_RATE_LIMIT_BACKEND" "rateLimiting.backend" "SPACEFLEET_RATE_LIMIT_REQUESTS" "rateLimiting.requests" "SPACEFLEET_RATE_LIMIT_WINDOW" "rateLimiting.window" "SPACEFLEET_COMPONENT" "nothing: the chart names each pod's component" -}}
+{{- $owned := dict "DATABASE_URL" "externalDatabase.url or externalDatabase.existingSecret" "PGHOST" "externalDatabase.host" "PGPORT" "externalDatabase.port" "PGDATABASE" "externalDatabase.database" "PGUSER" "externalDatabase.username" "PGPASSWORD" "externalDatabase.password / postgresql.auth.existingSecret" "PGSSLMODE" "externalDatabase.sslmode" "PGSSLROOTCERT" "externalDatabase.sslrootcert" "PGSSLCERT" "config.extraVolumes and sslcert in the connection" "PGSSLKEY" "config.extraVolumes and sslkey in the connection" "PORT" "web.port / worker.port" "LOG_LEVEL" "config.logLevel" "SPACEFLEET_MIGRATIONS_VIA_HOOK" "migrations.viaHook" "SPACEFLEET_RATE_LIMIT_BACKEND" "rateLimiting.backend" "SPACEFLEET_RATE_LIMIT_REQUESTS" "rateLimiting.requests" "SPACEFLEET_RATE_LIMIT_WINDOW" "rateLimiting.window" "SPACEFLEET_COMPONENT" "nothing: the chart names each pod's component" "SPACEFLEET_METRICS_PORT" "metrics.port" "SPACEFLEET_SHUTDOWN_DELAY" "web.shutdownDelaySeconds" "SPACEFLEET_SHUTDOWN_TIMEOUT" "web.shutdownTimeoutSeconds / worker.shutdownTimeoutSeconds" -}}
 {{- range $prefix, $v := dict "" .Values "web." .Values.web "worker." .Values.worker "migrations." .Values.migrations -}}
   {{- range $i, $e := $v.extraEnv | default list -}}
     {{- $name := toString (get ($e | default dict) "name") -}}
@@ -298,6 +384,40 @@ extra containers need unique names.
 {{- end -}}
 {{- end -}}
 
+{{/* Metrics: the monitoring objects need the metrics port, which must not collide with the app's ports. */}}
+{{- define "spacefleet.validate.monitoring" -}}
+{{- $m := .Values.metrics -}}
+{{- if not $m.enabled -}}
+  {{- range $k := list "serviceMonitor" "prometheusRule" -}}
+  {{- if (index $m $k).enabled -}}
+  {{- include "spacefleet.fail" (printf "metrics.%s.enabled=true needs metrics.enabled=true: it scrapes (or alerts on) the metrics port web and worker only open when metrics are on. Set metrics.enabled=true, or metrics.%s.enabled=false." $k $k) -}}
+  {{- end -}}
+  {{- end -}}
+{{- else -}}
+  {{- range $c := list "web" "worker" -}}
+  {{- if eq (int64 $m.port) (int64 (index $.Values $c).port) -}}
+  {{- include "spacefleet.fail" (printf "metrics.port and %s.port are both %s: metrics need a port of their own (so the %s Service never exposes them). Set metrics.port to another port, e.g. 9090." $c (include "spacefleet.int" $m.port) $c) -}}
+  {{- end -}}
+  {{- end -}}
+  {{- range $l := list "severity" "namespace" "cause" "reason" "alertname" -}}
+  {{- if hasKey ($m.prometheusRule.additionalAlertLabels | default dict) $l -}}
+  {{- include "spacefleet.fail" (printf "metrics.prometheusRule.additionalAlertLabels sets %s, which the alerts set themselves (each alert has its own severity; namespace and cause identify what fails). Remove it; route on another label (e.g. team) in Alertmanager." $l) -}}
+  {{- end -}}
+  {{- end -}}
+  {{- $sm := $m.serviceMonitor -}}
+  {{- if $sm.enabled -}}
+  {{- $interval := include "spacefleet.monitoring.durationMs" $sm.interval -}}
+  {{- $timeout := include "spacefleet.monitoring.durationMs" $sm.scrapeTimeout -}}
+  {{- if or (not $interval) (not $timeout) -}}
+  {{- include "spacefleet.fail" (printf "metrics.serviceMonitor.interval (%v) and scrapeTimeout (%v) must be Prometheus durations such as 30s, 1m or 1m30s." $sm.interval $sm.scrapeTimeout) -}}
+  {{- end -}}
+  {{- if gt (int64 $timeout) (int64 $interval) -}}
+  {{- include "spacefleet.fail" (printf "metrics.serviceMonitor.scrapeTimeout (%s) is longer than metrics.serviceMonitor.interval (%s): Prometheus refuses such a scrape configuration. Lower scrapeTimeout or raise interval." $sm.scrapeTimeout $sm.interval) -}}
+  {{- end -}}
+  {{- end -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Renamed and removed values keys: the table lives in _deprecations.tpl. */}}
 {{- define "spacefleet.validate.deprecations" -}}
 {{- include "spacefleet.deprecations.check" (dict "values" .Values "table" (include "spacefleet.deprecations.table" . | fromJsonArray)) -}}
@@ -331,6 +451,14 @@ database, or web from the front door the chart renders for it).
 {{- else -}}
   {{- if $np.postgresql.extraIngress -}}
   {{- include "spacefleet.fail" "networkPolicy.postgresql.extraIngress is set but postgresql.enabled=false: there is no bundled database to admit clients to. Remove it (your external database's own firewall decides who connects)." -}}
+  {{- end -}}
+  {{- $port := .Values.externalDatabase.port -}}
+  {{- if and $db.cidrs .Values.externalDatabase.host (not (kindIs "invalid" $port)) (not (.Values.externalDatabase.existingSecretKeys | default dict).port) -}}
+  {{- $ports := list -}}
+  {{- range $db.ports }}{{ $ports = append $ports (include "spacefleet.int" .) }}{{ end -}}
+  {{- if not (has (include "spacefleet.int" $port) $ports) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.port is %s but networkPolicy.egress.database.ports (%s) does not include it: the app pods could not reach the database. Add %s to networkPolicy.egress.database.ports." (include "spacefleet.int" $port) (join ", " $ports) (include "spacefleet.int" $port)) -}}
+  {{- end -}}
   {{- end -}}
   {{- if and (not $np.allowExternalEgress) (not $db.cidrs) (not $np.extraEgress) -}}
   {{- include "spacefleet.fail" "networkPolicy.enabled=true with an external database (postgresql.enabled=false) allows the app pods DNS only: they could not reach the database. Set networkPolicy.egress.database.cidrs (and .ports) to its addresses, or add a rule to networkPolicy.extraEgress (an in-cluster database: namespaceSelector/podSelector), or set networkPolicy.allowExternalEgress=true." -}}

@@ -40,6 +40,12 @@ type DBCheck struct {
 	ClientDN        string `json:"client_dn"`
 	ServerVersion   string `json:"server_version"`
 	ApplicationName string `json:"application_name"`
+	// Where it connected, as the client resolved DATABASE_URL and the PG* parts.
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Database string `json:"database"`
+	User     string `json:"user"`
+	SSLMode  string `json:"sslmode"`
 }
 
 // ParseDBCheck finds dbcheck's report in `helm test --logs` output (the line with a "client_dn" key).

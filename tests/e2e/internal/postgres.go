@@ -21,6 +21,9 @@ type PostgresOptions struct {
 	// MTLS makes pg_hba demand a client certificate (`hostssl all all all cert clientcert=verify-full`);
 	// otherwise TLS with a password (`hostssl all all all scram-sha-256`). Plain TCP is always rejected.
 	MTLS bool
+	// User, DB and Password of the app role (defaults: spacefleet, spacefleet, a random hex password). The
+	// password goes to initdb through a file, so any character but a newline works.
+	User, DB, Password string
 }
 
 // Postgres is an in-cluster PostgreSQL (the spacefleet/postgres image) in its own namespace, serving TLS with a
@@ -47,8 +50,17 @@ const ClientCN = "spacefleet"
 func StartPostgres(t *testing.T, env *Env, opts PostgresOptions) *Postgres {
 	t.Helper()
 	ns := NewNamespace(t, env, "e2e-pg")
-	p := &Postgres{NS: ns, User: "spacefleet", DB: "spacefleet", Password: NewPassword(), Port: 5432, ClosedPort: 5433,
+	p := &Postgres{NS: ns, User: "spacefleet", DB: "spacefleet", Port: 5432, ClosedPort: 5433,
 		Host: "pg." + ns.Name + ".svc", AliasHost: "pg-alias." + ns.Name + ".svc"}
+	if opts.User != "" {
+		p.User = opts.User
+	}
+	if opts.DB != "" {
+		p.DB = opts.DB
+	}
+	if p.Password = opts.Password; p.Password == "" {
+		p.Password = NewPassword()
+	}
 	p.CA = NewCA(t, "Spacefleet e2e CA "+ns.Name)
 	p.WrongCA = NewCA(t, "Unrelated e2e CA")
 	server := p.CA.Server(t, p.Host, "pg", "pg."+ns.Name, "pg."+ns.Name+".svc.cluster.local")

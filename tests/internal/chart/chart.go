@@ -212,7 +212,7 @@ func stripComments(s string) string {
 }
 
 // CRD groups the chart may render; the scheme has no Go types for them.
-var looseGroups = map[string]bool{"cert-manager.io": true, "gateway.networking.k8s.io": true}
+var looseGroups = map[string]bool{"cert-manager.io": true, "gateway.networking.k8s.io": true, "monitoring.coreos.com": true}
 
 // decode parses one manifest and decodes it strictly into its typed object: an unknown field is an error.
 func decode(body string) (*Object, error) {

@@ -23,12 +23,13 @@ helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end -}}
 
 {{/*
-An inline URL lives in the chart's Secret, a release resource that a pre-install hook cannot see yet and that a
-pre-upgrade hook must not change before it succeeds; the hooked Job reads a copy of it instead.
-(Bundled: the hook runs post-install/pre-upgrade against the release's Secret. existingSecret: yours.)
+An inline URL (or, by parts, a literal password) lives in the chart's Secret, a release resource that a
+pre-install hook cannot see yet and that a pre-upgrade hook must not change before it succeeds; the hooked Job
+reads a copy of it instead. (Bundled: the hook runs post-install/pre-upgrade against the release's Secret.
+existingSecret: yours.)
 */}}
 {{- define "spacefleet.migrate.copiesSecret" -}}
-{{- if and (include "spacefleet.migrate.hookPhases" .) (eq (include "spacefleet.database.mode" .) "url") }}true{{ end -}}
+{{- if and (include "spacefleet.migrate.hookPhases" .) (or (eq (include "spacefleet.database.mode" .) "url") (include "spacefleet.database.ownsPassword" .)) }}true{{ end -}}
 {{- end -}}
 
 {{- define "spacefleet.migrate.secretName" -}}

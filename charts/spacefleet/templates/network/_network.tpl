@@ -85,5 +85,31 @@ spec:
   egress:
     {{- include "spacefleet.network.appEgress" $ctx | nindent 4 }}
     {{- end }}
+  {{- with include "spacefleet.network.metricsIngress" (dict "ctx" $ctx "component" .component) }}
+  ingress:
+    {{- . | nindent 4 }}
+  {{- else }}
   ingress: []
+  {{- end }}
+{{- end -}}
+
+{{/*
+Web's and worker's metrics port, when metrics are on: from networkPolicy.metrics's namespaces/pods (your Prometheus),
+or from anywhere when both are empty (the port serves metrics only). (dict "ctx" $ "component" "web")
+*/}}
+{{- define "spacefleet.network.metricsIngress" -}}
+{{- $ctx := .ctx -}}
+{{- if and $ctx.Values.metrics.enabled (has .component (list "web" "worker")) -}}
+{{- $m := $ctx.Values.networkPolicy.metrics -}}
+- ports:
+    - port: {{ include "spacefleet.int" $ctx.Values.metrics.port }}
+      protocol: TCP
+  {{- if or $m.namespaceSelector $m.podSelector }}
+  {{- $peer := dict }}
+  {{- with $m.namespaceSelector }}{{ $_ := set $peer "namespaceSelector" (dict "matchLabels" .) }}{{ end }}
+  {{- with $m.podSelector }}{{ $_ := set $peer "podSelector" (dict "matchLabels" .) }}{{ end }}
+  from:
+    {{- include "spacefleet.yaml" (list $peer) | nindent 4 }}
+  {{- end }}
+{{- end -}}
 {{- end -}}

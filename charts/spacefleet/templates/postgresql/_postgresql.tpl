@@ -19,10 +19,41 @@ echo '{"level":"INFO","msg":"password sync: role password matches the Secret"}'
 exec sleep infinity
 {{- end -}}
 
+{{/*
+PostgreSQL refuses a key file that others can read: copy the Secret's files to 0600 files the postgres user owns.
+Each is written aside, then renamed into place, so a reload never reads half a pair.
+*/}}
+{{- define "spacefleet.postgresql.tlsCopyScript" -}}
+set -eu
+for f in ca.crt tls.crt tls.key; do cp "/tls-in/$f" "/tls/.$f.new"; done
+chmod 0600 /tls/.tls.key.new
+for f in ca.crt tls.key tls.crt; do mv -f "/tls/.$f.new" "/tls/$f"; done
+{{- end -}}
+
+{{/* Follows the mounted Secret: when its files differ from the copies, copy again and reload PostgreSQL. */}}
+{{- define "spacefleet.postgresql.tlsReloadScript" -}}
+set -u
+COPY={{ include "spacefleet.postgresql.tlsCopyScript" . | squote }}
+changed() { for f in ca.crt tls.crt tls.key; do cmp -s "/tls-in/$f" "/tls/$f" || return 0; done; return 1; }
+while sleep 5; do
+  changed || continue
+  sh -c "$COPY" || { echo '{"level":"WARN","msg":"tls-reload: cannot copy the new certificate yet; retrying"}'; continue; }
+  until psql -X -q -h /var/run/postgresql -U "$POSTGRES_USER" -d "$POSTGRES_DB" -c 'SELECT pg_reload_conf()' >/dev/null; do sleep 2; done
+  echo '{"level":"INFO","msg":"tls-reload: new certificate in place, PostgreSQL reloaded"}'
+done
+{{- end -}}
+
 {{- define "spacefleet.postgresql.hba" -}}
 # Managed by the Spacefleet chart (postgresql.tls.*).
 local all all trust
-{{- if .Values.postgresql.tls.required }}
+{{- if .Values.postgresql.tls.clientCertificates.enabled }}
+hostnossl all all all reject
+{{- if .Values.postgresql.tls.clientCertificates.requirePassword }}
+hostssl all all all scram-sha-256 clientcert=verify-full
+{{- else }}
+hostssl all all all cert clientcert=verify-full
+{{- end }}
+{{- else if .Values.postgresql.tls.required }}
 hostnossl all all all reject
 hostssl all all all scram-sha-256
 {{- else }}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# images/cert-manager/build.sh — spacefleet/cert-manager-controller:<version>, no registry needed.
+# controller/ is a small module of our own that runs cert-manager's controllers as a library (see README.md); the
+# binary goes into a scratch image. Cached like the node image: a zstd tar under $CACHE/images keyed by a hash of
+# this directory and the version; a warm run loads the tar (or finds the image) and builds nothing.
+#
+# usage: build.sh [ensure|build|key|crds]      default: ensure
+#   crds: print the paths of the cert-manager.io CRDs of the pinned module (deploy/crds/)
+# env: CACHE (default ~/.cache/spacefleet), CERT_MANAGER_VERSION (pinned by the root Makefile), CERT_MANAGER_IMAGE
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+CACHE=${CACHE:-$HOME/.cache/spacefleet}
+W=$CACHE/cert-manager
+IMGCACHE=$CACHE/images
+CERT_MANAGER_VERSION=${CERT_MANAGER_VERSION:-v1.21.2}
+CERT_MANAGER_IMAGE=${CERT_MANAGER_IMAGE:-spacefleet/cert-manager-controller:$CERT_MANAGER_VERSION}
+export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS=
+
+log() { echo "[cert-manager $(date +%T)] $*" >&2; }
+KEY=$({ cd "$HERE" && find . -type f ! -name README.md | LC_ALL=C sort | xargs sha256sum; echo "$CERT_MANAGER_VERSION $CERT_MANAGER_IMAGE"; } | sha256sum | cut -c1-16)
+TARBALL=$IMGCACHE/cert-manager-$CERT_MANAGER_VERSION-$KEY.tar.zst
+
+# the version is pinned twice (Makefile and controller/go.mod): refuse to build when they differ
+check_pin() {
+  local req; req=$(cd "$HERE/controller" && go mod edit -json | jq -r '.Require[] | select(.Path == "github.com/cert-manager/cert-manager") | .Version')
+  [ "$req" = "$CERT_MANAGER_VERSION" ] || { echo "controller/go.mod requires cert-manager $req, the Makefile pins $CERT_MANAGER_VERSION: make them equal" >&2; exit 1; }
+}
+
+module_dir() { (cd "$HERE/controller" && go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" | jq -r .Dir); }
+
+image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.cert-manager.key" }}' "$CERT_MANAGER_IMAGE" 2>/dev/null || true; }
+
+build() {
+  check_pin
+  local s; s=$(date +%s)
+  rm -rf "$W/ctx"; mkdir -p "$W/ctx"
+  log "go build (cert-manager $CERT_MANAGER_VERSION controllers as a library)"
+  (cd "$HERE/controller" && go build -trimpath -ldflags="-s -w" -o "$W/ctx/cert-manager-controller" .)
+  printf 'FROM scratch\nCOPY cert-manager-controller /cert-manager-controller\nUSER 65532:65532\nENTRYPOINT ["/cert-manager-controller"]\nLABEL io.spacefleet.cert-manager.key=%s org.opencontainers.image.version=%s\n' \
+    "$KEY" "$CERT_MANAGER_VERSION" > "$W/ctx/Dockerfile"
+  local out; out=$(docker build -q -t "$CERT_MANAGER_IMAGE" "$W/ctx" 2>&1) || { echo "$out" >&2; exit 1; }
+  log "built $CERT_MANAGER_IMAGE in $(( $(date +%s) - s ))s"
+}
+
+save() {
+  mkdir -p "$IMGCACHE"
+  docker save "$CERT_MANAGER_IMAGE" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
+  find "$IMGCACHE" -maxdepth 1 -name 'cert-manager-*.tar.zst' ! -name "$(basename "$TARBALL")" -delete
+}
+
+ensure() {
+  if [ "$(image_key)" = "$KEY" ]; then log "$CERT_MANAGER_IMAGE is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
+  if [ -s "$TARBALL" ]; then
+    zstd -dc "$TARBALL" | docker load >/dev/null
+    if [ "$(image_key)" = "$KEY" ]; then log "$CERT_MANAGER_IMAGE loaded from $TARBALL"; return; fi
+  fi
+  build; save
+}
+
+case ${1:-ensure} in
+  ensure) ensure ;;
+  build) build; save ;;
+  key) echo "$KEY" ;;
+  crds) check_pin; d=$(module_dir); ls "$d"/deploy/crds/cert-manager.io_*.yaml ;;
+  *) echo "usage: $0 [ensure|build|key|crds]" >&2; exit 2 ;;
+esac
