@@ -125,11 +125,11 @@ func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 				if hit != nil {
 					hit.used = true
 					waived++
-					report = append(report, fmt.Sprintf("%s: WAIVED   %s %s %s (%s)", label, obj, m.ID, m.Severity, m.Title))
+					report = append(report, fmt.Sprintf("%s: WAIVED   %-8s %s %s (%s)", label, m.Severity, obj, m.ID, m.Title))
 					continue
 				}
 				failed++
-				report = append(report, fmt.Sprintf("%s: %-8s %s %s %s: %s", label, m.Severity, obj, m.ID, m.Title, m.Message))
+				report = append(report, fmt.Sprintf("%s: FAIL     %-8s %s %s %s: %s", label, m.Severity, obj, m.ID, m.Title, m.Message))
 			}
 		}
 	}
