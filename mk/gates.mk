@@ -50,7 +50,7 @@ endef
 GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
 .PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-shellcheck tools-repo tools-promtool
-tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo tools-ct tools-trivy tools-apicheck ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
+tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo tools-ct tools-misconf tools-apicheck ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
 
 # Helm 3 is built from this module's own dependency graph (go.mod: `tool helm.sh/helm/v3/cmd/helm`, the Helm SDK the
 # render tests import), without -trimpath like `go test`: the CLI and the tests share compiled packages, so on a cold

@@ -74,12 +74,14 @@ package-push: registry package package-previous ## helm push both signed package
 
 # ---- the linters operators run in their CI, pinned and built offline from their Go modules ----
 CT_VERSION    := v3.14.0
-TRIVY_VERSION := v0.74.0
+# Trivy's misconfiguration engine and embedded checks, used as a library by tools/misconf (pinned in its go.mod).
+TRIVY_VERSION := $(shell awk '$$1 == "github.com/aquasecurity/trivy" {print $$2}' tools/misconf/go.mod)
+MISCONF_HASH  := $(shell cat tools/misconf/go.mod tools/misconf/go.sum tools/misconf/*.go 2>/dev/null | sha256sum | cut -c1-12)
 # Kubernetes minors the deprecated-API scan renders for (kubeVersion >=1.30; the newest minor a node image exists for)
 APICHECK_K8S  := 1.30 1.31 1.32 1.33 1.34
 GATES_CT_DIR  := $(CACHE)/ct/$(CT_VERSION)
 
-.PHONY: tools-ct tools-trivy tools-apicheck ct-lint trivy api-deprecations release-metadata version-increment
+.PHONY: tools-ct tools-misconf tools-apicheck ct-lint trivy api-deprecations release-metadata version-increment
 
 # Like gates_go_install, for a module whose version list the proxy refuses (`go install pkg@version` then fails
 # reading @v/list): download that version and build its main package inside the module directory, with its go.sum.
@@ -102,10 +104,19 @@ tools-ct:
 	  dir=$$(cd / && $(GATES_GOENV) go mod download -json github.com/helm/chart-testing/v3@$(CT_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -f "$$dir/etc/lintconf.yaml" ] || { echo "tools-ct: no etc/lintconf.yaml in chart-testing $(CT_VERSION)" >&2; exit 1; }; \
 	  cp "$$dir/etc/lintconf.yaml" "$(GATES_CT_DIR)/lintconf.yaml"; fi
-# Trivy builds with the encoding/json/v2 experiment (as its own release build does).
-tools-trivy:
-	$(call gates_go_install,trivy,github.com/aquasecurity/trivy/cmd/trivy@$(TRIVY_VERSION),trivy,-X github.com/aquasecurity/trivy/pkg/version/app.ver=$(TRIVY_VERSION:v%=%),+jsonv2)
-tools-trivy: GATES_GOENV += GOEXPERIMENT=jsonv2 CGO_ENABLED=0
+# tools/misconf: Trivy's Kubernetes misconfiguration scanner and embedded checks without the rest of the trivy CLI
+# (~530 packages instead of ~2,800). Its own module: Trivy needs GOEXPERIMENT=jsonv2, which gives every package,
+# the standard library included, another build-cache key than the render tests', so nothing could be shared anyway.
+tools-misconf:
+	@if [ -x "$(BIN)/misconf" ] && [ -f "$(GATES_STAMPS)/misconf@$(TRIVY_VERSION)-$(MISCONF_HASH)" ]; then :; else \
+	  set -e; echo ">> building tools/misconf (Trivy $(TRIVY_VERSION) misconfiguration engine, embedded checks)"; \
+	  mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
+	  want=$$(cd tools/misconf && $(GATES_GOENV) go mod graph | awk '$$1 == "github.com/aquasecurity/trivy@$(TRIVY_VERSION)" && $$2 ~ /^github.com\/aquasecurity\/trivy-checks@/ {sub(/.*@/, "", $$2); print $$2}'); \
+	  have=$$(cd tools/misconf && $(GATES_GOENV) go list -m -f '{{.Version}}' github.com/aquasecurity/trivy-checks); \
+	  [ -n "$$want" ] && [ "$$want" = "$$have" ] || { echo "tools/misconf/go.mod selects trivy-checks $$have, trivy $(TRIVY_VERSION) requires $$want: scan with the checks that trivy version embeds (go get github.com/aquasecurity/trivy-checks@$$want)" >&2; exit 1; }; \
+	  (cd tools/misconf && $(GATES_GOENV) GOEXPERIMENT=jsonv2 CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$(BIN)/misconf.tmp" .); \
+	  mv -f "$(BIN)/misconf.tmp" "$(BIN)/misconf"; rm -f "$(GATES_STAMPS)/misconf@"*; touch "$(GATES_STAMPS)/misconf@$(TRIVY_VERSION)-$(MISCONF_HASH)"; \
+	  echo ">> misconf built in $$(( $$(date +%s) - t0 ))s"; fi
 # Built in the root module without -trimpath: it shares the compiled k8s.io packages with the render tests.
 tools-apicheck:
 	@mkdir -p "$(BIN)"; go build -o "$(BIN)/apicheck" ./tools/apicheck
@@ -129,11 +140,10 @@ ct-lint: tools-helm3 tools-yamllint tools-ct ## chart-testing `ct lint` with eve
 	  echo "ct lint $(CT_VERSION): ok (Chart.yaml, values.yaml and $(words $(GATES_EXAMPLES)) examples: yamllint + helm lint --strict)"; \
 	else sed 's/^/    /' $(GATES_OUT)/ct-lint.log; echo "ct lint: FAIL" >&2; exit 1; fi
 
-TRIVY_FLAGS := --skip-check-update --skip-version-check --disable-telemetry --quiet --cache-dir $(CACHE)/trivy-cache
-trivy: tools-helm3 tools-trivy tools-repo ## `trivy config` (embedded checks, offline) over every example's render; waivers: ci/trivy-waivers.txt
+trivy: tools-helm3 tools-misconf tools-repo ## Trivy's misconfiguration checks (trivy config engine, embedded checks, offline) via tools/misconf over every example's render; waivers: ci/trivy-waivers.txt
 	@set -e; out=$(GATES_OUT)/trivy; rm -rf $$out $$out.json; $(call render_examples,$$out,$(K8S_VERSION)); rm -f $$out/*.err; \
-	trivy config $(TRIVY_FLAGS) --format json --output $$out.json $$out > $$out.log 2>&1 \
-	  || { sed 's/^/    /' $$out.log; echo "trivy config: FAIL (trivy exited non-zero)" >&2; exit 1; }; \
+	misconf -o $$out.json $$out > $$out.log 2>&1 \
+	  || { sed 's/^/    /' $$out.log; echo "trivy misconf: FAIL (tools/misconf exited non-zero)" >&2; exit 1; }; \
 	chartgate trivy ci/trivy-waivers.txt $$out $$out.json
 
 api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-yet-served built-in API in any example, rendered for Kubernetes 1.30-1.34

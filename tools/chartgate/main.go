@@ -11,7 +11,7 @@
 //	                                       = the images of the default render, CHANGELOG.md/UPGRADING.md sections
 //	chartgate version-increment RELEASED_DIR RELEASED_VERSION CHART
 //	                                       a chart that differs from its newest release must have a greater version
-//	chartgate trivy WAIVERS DIR JSON...    reads `trivy config -f json` outputs of the renders in DIR, drops waived
+//	chartgate trivy WAIVERS DIR JSON...    reads tools/misconf (or `trivy config -f json`) reports of the renders in DIR (each must be scanned), drops waived
 //	                                       findings (object = the document holding the finding's line); exit 1 on any
 //	                                       unwaived finding or a waiver that matched none
 package main

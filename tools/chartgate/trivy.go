@@ -1,7 +1,8 @@
 package main
 
-// `trivy config` findings against the waiver file: the same rules as the kube-score gate (every waiver has a reason
-// a reviewer would accept; a waiver that matches no finding fails, so waivers do not outlive their cause).
+// Findings of Trivy's misconfiguration checks (tools/misconf, or `trivy config --format json`: the same report shape)
+// against the waiver file: the same rules as the kube-score gate (every waiver has a reason a reviewer would accept;
+// a waiver that matches no finding fails, so waivers do not outlive their cause).
 
 import (
 	"fmt"
@@ -15,8 +16,11 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// trivyReport is the part of `trivy config --format json` this gate reads.
+// trivyReport is the part of `trivy config --format json` this gate reads (tools/misconf writes the same fields,
+// plus Engine and Checks: what scanned).
 type trivyReport struct {
+	Engine  string `json:"Engine"`
+	Checks  string `json:"Checks"`
 	Results []struct {
 		Target            string `json:"Target"`
 		Misconfigurations []struct {
@@ -72,8 +76,16 @@ func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 		return err
 	}
 	renderDir, inputs := args[0], args[1:]
+	renders, err := filepath.Glob(filepath.Join(renderDir, "*.yaml"))
+	if err != nil {
+		return err
+	}
+	unscanned := map[string]bool{}
+	for _, r := range renders {
+		unscanned[filepath.Base(r)] = true
+	}
 	failed, waived, targets := 0, 0, 0
-	var report []string
+	var report, engines []string
 	for _, in := range inputs {
 		data, err := readInput(in)
 		if err != nil {
@@ -83,8 +95,12 @@ func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 		if err := yaml.Unmarshal(data, &r); err != nil {
 			return fmt.Errorf("%s: trivy JSON: %w", in, err)
 		}
+		if r.Engine != "" {
+			engines = append(engines, r.Engine+", "+r.Checks)
+		}
 		for _, res := range r.Results {
 			targets++
+			delete(unscanned, res.Target)
 			// one render per example: the target file names it
 			label := strings.TrimSuffix(path.Base(res.Target), ".yaml")
 			ids, err := docLines(filepath.Join(renderDir, res.Target))
@@ -109,11 +125,11 @@ func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 				if hit != nil {
 					hit.used = true
 					waived++
-					report = append(report, fmt.Sprintf("%s: WAIVED   %s %s %s (%s)", label, obj, m.ID, m.Severity, m.Title))
+					report = append(report, fmt.Sprintf("%s: WAIVED   %-8s %s %s (%s)", label, m.Severity, obj, m.ID, m.Title))
 					continue
 				}
 				failed++
-				report = append(report, fmt.Sprintf("%s: %-8s %s %s %s: %s", label, m.Severity, obj, m.ID, m.Title, m.Message))
+				report = append(report, fmt.Sprintf("%s: FAIL     %-8s %s %s %s: %s", label, m.Severity, obj, m.ID, m.Title, m.Message))
 			}
 		}
 	}
@@ -121,7 +137,19 @@ func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 	for _, l := range report {
 		fmt.Fprintln(w, l)
 	}
-	fmt.Fprintf(w, "trivy config: %d renders scanned, %d unwaived findings, %d waived\n", targets, failed, waived)
+	if len(unscanned) > 0 || targets == 0 {
+		var names []string
+		for n := range unscanned {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return fmt.Errorf("render(s) of %s missing from the report (not scanned): %v", renderDir, names)
+	}
+	what := "trivy config"
+	if len(engines) > 0 {
+		what = strings.Join(engines, "; ")
+	}
+	fmt.Fprintf(w, "%s: %d renders scanned, %d unwaived findings, %d waived\n", what, targets, failed, waived)
 	var stale []string
 	for _, wv := range ws {
 		if !wv.used {
