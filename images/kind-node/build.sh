@@ -23,7 +23,7 @@ IMGCACHE=$CACHE/images
 
 # Versions the Go module proxy here serves completely (see README.md).
 K8S_VERSION=${K8S_VERSION:-v1.33.13}
-STAGING_VERSION=${STAGING_VERSION:-v0.$(echo "${K8S_VERSION#v1.}")}
+STAGING_VERSION=${STAGING_VERSION:-v0.${K8S_VERSION#v1.}}
 ETCD_VERSION=${ETCD_VERSION:-v3.5.23}
 COREDNS_VERSION=${COREDNS_VERSION:-v1.14.3}
 CRICTL_VERSION=${CRICTL_VERSION:-v1.34.0}
@@ -70,8 +70,11 @@ gomod_k8s() {
     sed -n '/^replace/,/^)/p' "$gm" | grep '=>' | awk -v v="$STAGING_VERSION" '{print "\t"$1" => "$1" "v}'
     echo ')'; } > k8s/go.mod
   echo "package k8s" > k8s/tools.go
-  (cd k8s && go get $(for c in kubelet kubeadm kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
-      echo "k8s.io/kubernetes/cmd/$c@$K8S_VERSION"; done))
+  local pkgs=() c
+  for c in kubelet kubeadm kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do
+    pkgs+=("k8s.io/kubernetes/cmd/$c@$K8S_VERSION")
+  done
+  (cd k8s && go get "${pkgs[@]}")
 }
 gomod() {
   gomod_k8s; cd "$W"
@@ -127,7 +130,7 @@ rootfs() {
   [ -e rootfs-kp/usr/sbin/xtables-nft-multi ] || { rm -rf rootfs-kp; debootstrap --variant=minbase \
     --include=iptables,nftables,conntrack "$SUITE" rootfs-kp "$MIRROR" > logs/debootstrap-kp.log 2>&1; } &
   wait
-  [ -e rootfs/usr/bin/containerd ] && [ -e rootfs-kp/usr/sbin/xtables-nft-multi ] || { tail -20 logs/debootstrap-*.log >&2; exit 1; }
+  if [ ! -e rootfs/usr/bin/containerd ] || [ ! -e rootfs-kp/usr/sbin/xtables-nft-multi ]; then tail -20 logs/debootstrap-*.log >&2; exit 1; fi
   # busybox: local-path helper image and the CNI installer DaemonSet
   rm -rf rootfs-bb; mkdir -p rootfs-bb/bin rootfs-bb/tmp rootfs-bb/etc; chmod 1777 rootfs-bb/tmp
   cp /bin/busybox rootfs-bb/bin/ && chroot rootfs-bb /bin/busybox --install -s /bin
@@ -168,16 +171,16 @@ base() {
            $R/usr/share/info/* $R/usr/share/locale/* $R/var/log/*.log $R/var/cache/debconf/*-old
     : > $R/etc/machine-id
   fi
-  tar -C $R --numeric-owner -cf - . | docker import - spacefleet/kind-base-raw:$SUITE >/dev/null
+  tar -C "$R" --numeric-owner -cf - . | docker import - "spacefleet/kind-base-raw:$SUITE" >/dev/null
   rm -rf ctx/base; mkdir -p ctx/base   # docker import --change cannot set STOPSIGNAL on docker 20.10
   printf 'FROM spacefleet/kind-base-raw:%s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]\n' "$SUITE" > ctx/base/Dockerfile
-  local out; out=$(docker build -q -t spacefleet/kind-base:$SUITE ctx/base 2>&1) || { echo "$out" >&2; exit 1; }
+  local out; out=$(docker build -q -t "spacefleet/kind-base:$SUITE" ctx/base 2>&1) || { echo "$out" >&2; exit 1; }
   # kube-proxy base: Debian minbase + iptables-wrapper (picks nft vs legacy like the upstream images)
   R=rootfs-kp
   rm -rf $R/var/cache/apt/archives/*.deb $R/var/lib/apt/lists/* $R/usr/share/doc/* $R/usr/share/man/* $R/usr/share/info/* $R/usr/share/locale/*
   install -m0755 "$SRC/iptables-wrapper" $R/usr/sbin/iptables-wrapper
   for x in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf iptables-wrapper $R/usr/sbin/$x; done
-  tar -C $R --numeric-owner -cf - . | docker import - spacefleet/kube-proxy-base:$SUITE >/dev/null
+  tar -C "$R" --numeric-owner -cf - . | docker import - "spacefleet/kube-proxy-base:$SUITE" >/dev/null
 }
 
 # ---------------------------------------------------------------- component images (exact names kubeadm/kind ask for)
@@ -198,7 +201,7 @@ components() {
   list=$(k8s/bin/kubeadm config images list --kubernetes-version "$K8S_VERSION")
   etcd_img=$(echo "$list" | grep /etcd:); coredns_img=$(echo "$list" | grep /coredns); pause_img=$(echo "$list" | grep /pause:)
   sandbox=$(grep -oP 'sandbox_image = "\K[^"]+' rootfs/etc/containerd/config.toml)   # containerd's sandbox image
-  for c in kube-apiserver kube-controller-manager kube-scheduler; do scratch_img $R/$c:$K8S_VERSION k8s/bin/$c /usr/local/bin/$c; done
+  for c in kube-apiserver kube-controller-manager kube-scheduler; do scratch_img "$R/$c:$K8S_VERSION" "k8s/bin/$c" "/usr/local/bin/$c"; done
   scratch_img "$etcd_img" etcd/bin/etcd /usr/local/bin/etcd
   scratch_img "$coredns_img" coredns/bin/coredns /coredns /coredns
   scratch_img "$pause_img" pause/bin/pause /pause /pause
@@ -208,7 +211,7 @@ components() {
   docker save -o component-images/local-path-helper.tar "$LPP_HELPER_IMAGE"
   d=ctx/kube-proxy; rm -rf $d; mkdir -p $d; cp k8s/bin/kube-proxy $d/
   printf 'FROM spacefleet/kube-proxy-base:%s\nCOPY kube-proxy /usr/local/bin/kube-proxy\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$SUITE" > $d/Dockerfile
-  img $R/kube-proxy:$K8S_VERSION $d
+  img "$R/kube-proxy:$K8S_VERSION" "$d"
 }
 
 # ---------------------------------------------------------------- node image (a by-hand `kind build node-image`)
@@ -220,27 +223,27 @@ node() {
   printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Print(defaultStorageManifest) }\n' > extract/main.go
   (cd extract && go run .) > manifests/default-storage.yaml
   local cid t
-  cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined spacefleet/kind-base:$SUITE infinity)
-  trap "docker rm -f -v $cid >/dev/null 2>&1 || true" EXIT
-  for b in kubeadm kubelet kubectl; do docker cp k8s/bin/$b $cid:/usr/bin/$b; done
-  docker cp crictl/bin/crictl $cid:/usr/local/bin/crictl
-  docker exec $cid chown root:root /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/local/bin/crictl
-  docker exec $cid sh -c "printf '%s' $K8S_VERSION > /kind/version && mkdir -p /kind/manifests"
-  docker cp manifests/default-cni.yaml $cid:/kind/manifests/default-cni.yaml
-  docker cp manifests/default-storage.yaml $cid:/kind/manifests/default-storage.yaml
-  docker exec $cid bash -c 'nohup containerd > /var/log/containerd-build.log 2>&1 &'
-  for _ in $(seq 100); do docker exec $cid ctr version >/dev/null 2>&1 && break; sleep 0.2; done
+  cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "spacefleet/kind-base:$SUITE" infinity)
+  trap "docker rm -f -v '$cid' >/dev/null 2>&1 || true" EXIT
+  for b in kubeadm kubelet kubectl; do docker cp "k8s/bin/$b" "$cid:/usr/bin/$b"; done
+  docker cp crictl/bin/crictl "$cid:/usr/local/bin/crictl"
+  docker exec "$cid" chown root:root /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/local/bin/crictl
+  docker exec "$cid" sh -c "printf '%s' '$K8S_VERSION' > /kind/version && mkdir -p /kind/manifests"
+  docker cp manifests/default-cni.yaml "$cid:/kind/manifests/default-cni.yaml"
+  docker cp manifests/default-storage.yaml "$cid:/kind/manifests/default-storage.yaml"
+  docker exec "$cid" bash -c 'nohup containerd > /var/log/containerd-build.log 2>&1 &'
+  for _ in $(seq 100); do docker exec "$cid" ctr version >/dev/null 2>&1 && break; sleep 0.2; done
   for t in component-images/*.tar; do
-    docker exec -i $cid ctr --namespace=k8s.io images import --all-platforms --no-unpack --digests - < "$t" >/dev/null
+    docker exec -i "$cid" ctr --namespace=k8s.io images import --all-platforms --no-unpack --digests - < "$t" >/dev/null
   done
-  docker exec $cid ctr --namespace=k8s.io images ls -q | grep -v '^sha256:' >&2
-  docker exec $cid pkill containerd || true
-  for _ in $(seq 100); do docker exec $cid pgrep containerd >/dev/null || break; sleep 0.2; done
-  docker exec $cid rm -f /var/log/containerd-build.log
+  docker exec "$cid" ctr --namespace=k8s.io images ls -q | grep -v '^sha256:' >&2
+  docker exec "$cid" pkill containerd || true
+  for _ in $(seq 100); do docker exec "$cid" pgrep containerd >/dev/null || break; sleep 0.2; done
+  docker exec "$cid" rm -f /var/log/containerd-build.log
   docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' \
     --change 'ENV HTTP_PROXY="" HTTPS_PROXY="" NO_PROXY=""' \
-    --change "LABEL io.spacefleet.kind-node.key=$KEY" $cid "$NODE_IMAGE" >/dev/null
-  docker rm -f -v $cid >/dev/null; trap - EXIT
+    --change "LABEL io.spacefleet.kind-node.key=$KEY" "$cid" "$NODE_IMAGE" >/dev/null
+  docker rm -f -v "$cid" >/dev/null; trap - EXIT
 }
 
 save() {
