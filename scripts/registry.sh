@@ -99,7 +99,9 @@ push() { # NAME IMAGE...
     docker image inspect "$img" >/dev/null 2>&1 || { log "image $img is not in the local docker"; exit 1; }
     repo=${img%:*}; tag=${img##*:}; ref="$a/$repo:$tag"; s=$(date +%s%N)
     docker tag "$img" "$ref"
-    docker push -q "$ref" >/dev/null || { log "docker push $ref failed"; exit 1; }
+    docker push -q "$ref" >/dev/null || { docker rmi "$ref" >/dev/null 2>&1 || true; log "docker push $ref failed"; exit 1; }
+    # the push tag is only a name for docker push: drop it, or every run's port leaves a tag per image behind
+    docker rmi "$ref" >/dev/null 2>&1 || true
     d=$(digest "$a" "$repo" "$tag") || { log "no digest for $ref"; exit 1; }
     log "pushed $ref ($d) in $(( ($(date +%s%N) - s) / 1000000 ))ms"
     echo "$img $a/$repo@$d"
