@@ -29,7 +29,9 @@ check_pin() {
 
 module_dir() { (cd "$HERE/controller" && go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" | jq -r .Dir); }
 
-image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.cert-manager.key" }}' "$CERT_MANAGER_IMAGE" 2>/dev/null || true; }
+KEY_LABEL=io.spacefleet.cert-manager.key
+# shellcheck source=images/cache.sh
+source "$HERE/../cache.sh"
 
 build() {
   check_pin
@@ -43,23 +45,10 @@ build() {
   log "built $CERT_MANAGER_IMAGE in $(( $(date +%s) - s ))s"
 }
 
-save() {
-  mkdir -p "$IMGCACHE"
-  docker save "$CERT_MANAGER_IMAGE" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
-  find "$IMGCACHE" -maxdepth 1 -name 'cert-manager-*.tar.zst' ! -name "$(basename "$TARBALL")" -delete
-}
-
-ensure() {
-  if [ "$(image_key)" = "$KEY" ]; then log "$CERT_MANAGER_IMAGE is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
-  if [ -s "$TARBALL" ]; then
-    zstd -dc "$TARBALL" | docker load >/dev/null
-    if [ "$(image_key)" = "$KEY" ]; then log "$CERT_MANAGER_IMAGE loaded from $TARBALL"; return; fi
-  fi
-  build; save
-}
+save() { cache_save 'cert-manager-*.tar.zst' "$CERT_MANAGER_IMAGE"; }
 
 case ${1:-ensure} in
-  ensure) ensure ;;
+  ensure) cache_ensure "$CERT_MANAGER_IMAGE" ;;
   build) build; save ;;
   key) echo "$KEY" ;;
   crds) check_pin; d=$(module_dir); ls "$d"/deploy/crds/cert-manager.io_*.yaml ;;

@@ -25,7 +25,9 @@ TARBALL=$IMGCACHE/cloudnative-pg-$CNPG_VERSION-$KEY.tar.zst
 
 module_dir() { mkdir -p "$W"; (cd "$W" && go mod download -json "$MODULE@v$CNPG_VERSION" | jq -r .Dir); }
 
-image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.cloudnative-pg.key" }}' "$CNPG_IMAGE" 2>/dev/null || true; }
+KEY_LABEL=io.spacefleet.cloudnative-pg.key
+# shellcheck source=images/cache.sh
+source "$HERE/../cache.sh"
 
 build() {
   local s src; s=$(date +%s)
@@ -43,23 +45,10 @@ build() {
   log "built $CNPG_IMAGE in $(( $(date +%s) - s ))s"
 }
 
-save() {
-  mkdir -p "$IMGCACHE"
-  docker save "$CNPG_IMAGE" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
-  find "$IMGCACHE" -maxdepth 1 -name 'cloudnative-pg-*.tar.zst' ! -name "$(basename "$TARBALL")" -delete
-}
-
-ensure() {
-  if [ "$(image_key)" = "$KEY" ]; then log "$CNPG_IMAGE is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
-  if [ -s "$TARBALL" ]; then
-    zstd -dc "$TARBALL" | docker load >/dev/null
-    if [ "$(image_key)" = "$KEY" ]; then log "$CNPG_IMAGE loaded from $TARBALL"; return; fi
-  fi
-  build; save
-}
+save() { cache_save 'cloudnative-pg-*.tar.zst' "$CNPG_IMAGE"; }
 
 case ${1:-ensure} in
-  ensure) ensure ;;
+  ensure) cache_ensure "$CNPG_IMAGE" ;;
   build) build; save ;;
   key) echo "$KEY" ;;
   manifest) echo "$(module_dir)/releases/cnpg-$CNPG_VERSION.yaml" ;;

@@ -26,7 +26,9 @@ KEY=$({ sha256sum < "$HERE/build.sh"; echo "$MODULE@$NETPOL_VERSION $(go env GOV
 TAG=$NETPOL_IMAGE:$NETPOL_VERSION
 TARBALL=$IMGCACHE/netpol-$NETPOL_VERSION-$KEY.tar.zst
 
-image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.netpol.key" }}' "$TAG" 2>/dev/null || true; }
+KEY_LABEL=io.spacefleet.netpol.key
+# shellcheck source=images/cache.sh
+source "$HERE/../cache.sh"
 
 build() {
   local s ctx; s=$(date +%s); ctx=$W/ctx
@@ -46,23 +48,10 @@ EOF
   log "built $TAG in $(( $(date +%s) - s ))s ($(du -h "$ctx/rootfs/bin/netpol" | cut -f1) binary)"
 }
 
-save() {
-  mkdir -p "$IMGCACHE"
-  docker save "$TAG" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
-  find "$IMGCACHE" -maxdepth 1 -name "netpol-*.tar.zst" ! -name "$(basename "$TARBALL")" -delete
-}
-
-ensure() {
-  if [ "$(image_key)" = "$KEY" ]; then log "$TAG is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
-  if [ -s "$TARBALL" ]; then
-    zstd -dc "$TARBALL" | docker load >/dev/null
-    if [ "$(image_key)" = "$KEY" ]; then log "$TAG loaded from $TARBALL"; return; fi
-  fi
-  build; save
-}
+save() { cache_save 'netpol-*.tar.zst' "$TAG"; }
 
 case ${1:-ensure} in
-  ensure) ensure ;;
+  ensure) cache_ensure "$TAG" ;;
   build) build; save ;;
   key) echo "$KEY" ;;
   *) echo "usage: $0 [ensure|build|key]" >&2; exit 2 ;;

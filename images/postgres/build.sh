@@ -22,7 +22,9 @@ log() { echo "[postgres $(date +%T)] $*" >&2; }
 KEY=$({ cd "$HERE" && find . -type f ! -name README.md | LC_ALL=C sort | xargs sha256sum; echo "$SUITE $PG_IMAGE $PG_MAJOR"; } | sha256sum | cut -c1-16)
 TARBALL=$IMGCACHE/postgres-$PG_MAJOR-$KEY.tar.zst
 
-image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.postgres.key" }}' "$PG_IMAGE:$PG_MAJOR" 2>/dev/null || true; }
+KEY_LABEL=io.spacefleet.postgres.key
+# shellcheck source=images/cache.sh
+source "$HERE/../cache.sh"
 
 build() {
   command -v debootstrap >/dev/null || { echo "missing debootstrap (apt-get install debootstrap)" >&2; exit 1; }
@@ -78,22 +80,11 @@ EOF
 
 save() {
   local ver; ver=$(docker image inspect -f '{{ index .Config.Labels "org.opencontainers.image.version" }}' "$PG_IMAGE:$PG_MAJOR")
-  mkdir -p "$IMGCACHE"
-  docker save "$PG_IMAGE:$PG_MAJOR" "$PG_IMAGE:$ver" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
-  find "$IMGCACHE" -maxdepth 1 -name "postgres-$PG_MAJOR-*.tar.zst" ! -name "$(basename "$TARBALL")" -delete
-}
-
-ensure() {
-  if [ "$(image_key)" = "$KEY" ]; then log "$PG_IMAGE:$PG_MAJOR is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
-  if [ -s "$TARBALL" ]; then
-    zstd -dc "$TARBALL" | docker load >/dev/null
-    if [ "$(image_key)" = "$KEY" ]; then log "$PG_IMAGE:$PG_MAJOR loaded from $TARBALL"; return; fi
-  fi
-  build; save
+  cache_save "postgres-$PG_MAJOR-*.tar.zst" "$PG_IMAGE:$PG_MAJOR" "$PG_IMAGE:$ver"
 }
 
 case ${1:-ensure} in
-  ensure) ensure ;;
+  ensure) cache_ensure "$PG_IMAGE:$PG_MAJOR" ;;
   build) build; save ;;
   key) echo "$KEY" ;;
   *) echo "usage: $0 [ensure|build|key]" >&2; exit 2 ;;

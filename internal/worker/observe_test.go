@@ -206,12 +206,7 @@ func TestShutdownFinishesInFlightJob(t *testing.T) {
 	srv, url, pool, admin := migrated(t)
 	enqueue(t, admin, 1, 0)
 	release := blockShips(t, admin)
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	done := make(chan error, 1)
-	go func() {
-		done <- worker.Serve(ctx, worker.Config{DatabaseURL: url, PollInterval: 20 * time.Millisecond, ShutdownTimeout: 30 * time.Second}, pool, ln, logger(t))
-	}()
+	cancel, done := serveUntilCancelled(t, url, pool, 30*time.Second)
 	waitBlocked(t, srv)
 	cancel() // SIGTERM
 	select {
@@ -239,12 +234,7 @@ func TestShutdownReturnsUnfinishedJob(t *testing.T) {
 	srv, url, pool, admin := migrated(t)
 	enqueue(t, admin, 1, 0)
 	release := blockShips(t, admin)
-	ctx, cancel := context.WithCancel(context.Background())
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	done := make(chan error, 1)
-	go func() {
-		done <- worker.Serve(ctx, worker.Config{DatabaseURL: url, PollInterval: 20 * time.Millisecond, ShutdownTimeout: 300 * time.Millisecond}, pool, ln, logger(t))
-	}()
+	cancel, done := serveUntilCancelled(t, url, pool, 300*time.Millisecond)
 	waitBlocked(t, srv)
 	cancel()
 	select {
@@ -271,6 +261,22 @@ func TestShutdownReturnsUnfinishedJob(t *testing.T) {
 	if status, attempts, ship := jobState(t, admin); status != "done" || attempts != 1 || ship != "commissioned" {
 		t.Fatalf("after the next worker: %s, %d attempts, ship %s; want done once", status, attempts, ship)
 	}
+}
+
+// serveUntilCancelled runs worker.Serve with shutdownTimeout; cancel is its SIGTERM, done carries Serve's return.
+func serveUntilCancelled(t *testing.T, url string, pool *pgxpool.Pool, shutdownTimeout time.Duration) (cancel context.CancelFunc, done chan error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done = make(chan error, 1)
+	go func() {
+		done <- worker.Serve(ctx, worker.Config{DatabaseURL: url, PollInterval: 20 * time.Millisecond, ShutdownTimeout: shutdownTimeout}, pool, ln, logger(t))
+	}()
+	return cancel, done
 }
 
 func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {

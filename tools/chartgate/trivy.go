@@ -150,17 +150,8 @@ func trivyCheck(waiverFile string, args []string, w io.Writer) error {
 		what = strings.Join(engines, "; ")
 	}
 	fmt.Fprintf(w, "%s: %d renders scanned, %d unwaived findings, %d waived\n", what, targets, failed, waived)
-	var stale []string
-	for _, wv := range ws {
-		if !wv.used {
-			stale = append(stale, fmt.Sprintf("%s:%d %s %s", waiverFile, wv.line, wv.check, wv.object))
-		}
-	}
 	if failed > 0 {
 		return fmt.Errorf("%d unwaived trivy finding(s)", failed)
 	}
-	if len(stale) > 0 {
-		return fmt.Errorf("waiver(s) matching no finding (remove them): %s", strings.Join(stale, "; "))
-	}
-	return nil
+	return staleWaivers(waiverFile, ws)
 }

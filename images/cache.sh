@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# images/cache.sh — sourced by the image recipes that cache a built image (cert-manager, cloudnative-pg, netpol,
+# postgres): the one way they find, load or build it. A built image carries its recipe's key (a hash of what goes
+# into it) in a label; a zstd tar of it under $IMGCACHE survives docker prunes and serves every clone.
+# The recipe sets KEY, KEY_LABEL, TARBALL and IMGCACHE, and defines log, build and save (save calls cache_save).
+# This file is not part of any key: it decides how an image is found, not what is in it.
+
+# cache_image_key REF: the key label of the local image REF; empty when there is no such image
+cache_image_key() { docker image inspect -f "{{ index .Config.Labels \"$KEY_LABEL\" }}" "$1" 2>/dev/null || true; }
+
+# cache_save GLOB REF...: save the images REF... into $TARBALL, then delete the recipe's older tars (GLOB: their names)
+cache_save() {
+  local glob=$1; shift
+  mkdir -p "$IMGCACHE"
+  docker save "$@" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
+  find "$IMGCACHE" -maxdepth 1 -name "$glob" ! -name "$(basename "$TARBALL")" -delete
+}
+
+# cache_ensure REF: REF present with this key -> nothing (its tar saved when missing); the key's tar present ->
+# docker load; otherwise build, then save
+cache_ensure() {
+  if [ "$(cache_image_key "$1")" = "$KEY" ]; then log "$1 is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
+  if [ -s "$TARBALL" ]; then
+    zstd -dc "$TARBALL" | docker load >/dev/null
+    if [ "$(cache_image_key "$1")" = "$KEY" ]; then log "$1 loaded from $TARBALL"; return; fi
+    log "$TARBALL does not hold key $KEY: rebuilding"
+  fi
+  build; save
+}
