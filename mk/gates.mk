@@ -110,6 +110,7 @@ GATES_OUT    := .build/gates
 GATES_HELM3  := $(BIN)/helm
 GATES_HELM4  := $(BIN)/helm4
 GATES_SCHEMA_LOCATION := $(abspath $(GATES_SCHEMAS))/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json
+# (tests/gates-red passes its own copies of the waiver files through GATES_WAIVERS and TRIVY_WAIVERS)
 GATES_WAIVERS := ci/kube-score-waivers.txt
 # Bundled-PostgreSQL renders generate a random password when none is given; the Helm 3/4 comparison pins one so
 # both renders are deterministic (the generated-password path is covered by tests/render).

@@ -140,11 +140,12 @@ ct-lint: tools-helm3 tools-yamllint tools-ct ## chart-testing `ct lint` with eve
 	  echo "ct lint $(CT_VERSION): ok (Chart.yaml, values.yaml and $(words $(GATES_EXAMPLES)) examples: yamllint + helm lint --strict)"; \
 	else sed 's/^/    /' $(GATES_OUT)/ct-lint.log; echo "ct lint: FAIL" >&2; exit 1; fi
 
+TRIVY_WAIVERS := ci/trivy-waivers.txt
 trivy: tools-helm3 tools-misconf tools-repo ## Trivy's misconfiguration checks (trivy config engine, embedded checks, offline) via tools/misconf over every example's render; waivers: ci/trivy-waivers.txt
 	@set -e; out=$(GATES_OUT)/trivy; rm -rf $$out $$out.json; $(call render_examples,$$out,$(K8S_VERSION)); rm -f $$out/*.err; \
 	misconf -o $$out.json $$out > $$out.log 2>&1 \
 	  || { sed 's/^/    /' $$out.log; echo "trivy misconf: FAIL (tools/misconf exited non-zero)" >&2; exit 1; }; \
-	chartgate trivy ci/trivy-waivers.txt $$out $$out.json
+	chartgate trivy $(TRIVY_WAIVERS) $$out $$out.json
 
 api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-yet-served built-in API in any example, rendered for Kubernetes 1.30-1.34
 	@set -e; fail=0; for v in $(APICHECK_K8S); do \

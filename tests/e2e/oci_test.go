@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -67,6 +69,25 @@ func TestOCIInstall(t *testing.T) {
 			require.NoError(t, tr.Err, "helm test")
 		})
 	}
+}
+
+// TestRegistryPushLeavesNoTags: pushing the harness images (scripts/registry.sh push, run by `make e2e`) tags each
+// as localhost:PORT/...; the push drops that tag again, or every run (a new port each) would leave one per image in
+// the local docker.
+func TestRegistryPushLeavesNoTags(t *testing.T) {
+	t.Parallel()
+	env := h.Load(t)
+	oci := h.RequireOCI(t, env)
+	require.NotEmpty(t, oci.Images, "the harness images were pushed")
+	out, err := exec.Command("docker", "images", "--format", "{{.Repository}}:{{.Tag}}").CombinedOutput()
+	require.NoError(t, err, "docker images: %s", out)
+	var left []string
+	for _, ref := range strings.Fields(string(out)) {
+		if strings.HasPrefix(ref, oci.Registry+"/") {
+			left = append(left, ref)
+		}
+	}
+	assert.Empty(t, left, "push tags of registry %s left in the local docker", oci.Registry)
 }
 
 // registryImages: the image values for the registry's copies of the harness images, pinned by the digests the
