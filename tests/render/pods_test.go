@@ -318,6 +318,14 @@ func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	assert.Equal(t, "registry.example.com/spacefleet/spacefleet:0.1.0", container(t, res, "web").Image)
 	assert.Equal(t, "pg.example.com/postgres:16.6", container(t, res, "postgresql").Image)
 
+	// An integral number cannot lose digits: an unquoted 16 (YAML: float64) or --set tag=2 (int64) renders as its digits.
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(2)}, "postgresql": map[string]any{"image": map[string]any{"tag": float64(16)}}})
+	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
+	assert.Equal(t, "postgres:16", container(t, res, "postgresql").Image)
+	res = render(t, nil, "image.tag=1000000", "postgresql.image.tag=15")
+	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
+	assert.Equal(t, "postgres:15", container(t, res, "postgresql").Image)
+
 	_, err := chart.Render(chart.Options{Values: map[string]any{"image": map[string]any{"tag": 1.1}}})
 	require.Error(t, err, "an unquoted 1.10 arrives as the number 1.1")
 	assert.Contains(t, err.Error(), "image.tag is the number 1.1")

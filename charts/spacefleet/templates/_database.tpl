@@ -378,7 +378,7 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 
 {{/* The major version in the bundled image's tag ("" when the tag does not start with one). One rule, used by _validate.tpl and NOTES. */}}
 {{- define "spacefleet.postgresql.majorVersion" -}}
-{{- regexFind "^[0-9]+" (toString .Values.postgresql.image.tag) -}}
+{{- regexFind "^[0-9]+" (include "spacefleet.images.tag" .Values.postgresql.image.tag) -}}
 {{- end -}}
 
 {{/*

@@ -127,6 +127,11 @@ The schema refuses a fraction where a whole number belongs, and values beyond a 
 {{- int64 . | toString -}}
 {{- end -}}
 
+{{/* An image tag as text: an integral number (an unquoted 16, `--set tag=2`) in plain digits, never 1.6e+01. */}}
+{{- define "spacefleet.images.tag" -}}
+{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}{{ include "spacefleet.int" . }}{{- else -}}{{ toString . }}{{- end -}}
+{{- end -}}
+
 {{- define "spacefleet.yaml" -}}
 {{- toYaml . -}}
 {{- end -}}
@@ -144,7 +149,7 @@ set (it wins), else `[registry/]repository:tag`. `global.imageRegistry` wins ove
 {{- if $img.digest -}}
 {{- printf "%s@%s" $repo $img.digest -}}
 {{- else -}}
-{{- printf "%s:%s" $repo (toString (default .default $img.tag)) -}}
+{{- printf "%s:%s" $repo (include "spacefleet.images.tag" (default .default $img.tag)) -}}
 {{- end -}}
 {{- end -}}
 

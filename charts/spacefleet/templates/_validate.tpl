@@ -168,9 +168,9 @@ URI pasted into host may hold one: that message does not repeat it).
 {{- if .Values.postgresql.enabled -}}
 {{- $major := include "spacefleet.postgresql.majorVersion" . -}}
 {{- if not $major -}}
-{{- include "spacefleet.fail" (printf "postgresql.image.tag %q does not start with a PostgreSQL major version. Pin a versioned tag such as \"16.6\" (14 to 17 are supported)." (toString .Values.postgresql.image.tag)) -}}
+{{- include "spacefleet.fail" (printf "postgresql.image.tag %q does not start with a PostgreSQL major version. Pin a versioned tag such as \"16.6\" (14 to 17 are supported)." (include "spacefleet.images.tag" .Values.postgresql.image.tag)) -}}
 {{- else if lt (atoi $major) 14 -}}
-{{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s; Spacefleet needs 14 or newer. Set postgresql.image.tag to a 14–17 release such as \"16.6\"." (toString .Values.postgresql.image.tag) $major) -}}
+{{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s; Spacefleet needs 14 or newer. Set postgresql.image.tag to a 14–17 release such as \"16.6\"." (include "spacefleet.images.tag" .Values.postgresql.image.tag) $major) -}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -188,7 +188,7 @@ sees nothing and passes) and refuse before anything changes.
   {{- $running := include "spacefleet.postgresql.runningMajor" $sts -}}
   {{- $want := include "spacefleet.postgresql.majorVersion" . -}}
   {{- if and $running $want (ne $running $want) -}}
-  {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s, but the bundled database (StatefulSet %s) runs PostgreSQL %s: its data directory cannot be opened by another major version, so this upgrade would leave a crash-looping database. Keep postgresql.image.tag on a %s.x release for this release, and move the data to PostgreSQL %s with the runbook in the chart README, section \"PostgreSQL major upgrades\" (dump, new volume, restore)." (toString .Values.postgresql.image.tag) $want $name $running $running $want) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.image.tag %q is PostgreSQL %s, but the bundled database (StatefulSet %s) runs PostgreSQL %s: its data directory cannot be opened by another major version, so this upgrade would leave a crash-looping database. Keep postgresql.image.tag on a %s.x release for this release, and move the data to PostgreSQL %s with the runbook in the chart README, section \"PostgreSQL major upgrades\" (dump, new volume, restore)." (include "spacefleet.images.tag" .Values.postgresql.image.tag) $want $name $running $running $want) -}}
   {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -266,12 +266,14 @@ sees nothing and passes) and refuse before anything changes.
 
 
 {{/*
-Image tags: YAML reads an unquoted 1.10 as the number 1.1 (and 16.10 as 16.1), so a number is refused rather than
-rendered as a different tag. A digest pins the image; the bundled database still needs its tag for the version gate.
+Image tags: YAML reads an unquoted 1.10 as the number 1.1 (and 16.10 as 16.1), so a number with a fraction is refused
+rather than rendered as a different tag. An integral number (16, or `--set image.tag=2`) cannot lose digits that way:
+it renders as its plain digits (spacefleet.images.tag). A digest pins the image; the bundled database still needs its
+tag for the version gate.
 */}}
 {{- define "spacefleet.validate.images" -}}
 {{- range $key, $img := dict "image" .Values.image "postgresql.image" .Values.postgresql.image -}}
-{{- if or (kindIs "float64" $img.tag) (kindIs "int64" $img.tag) (kindIs "int" $img.tag) -}}
+{{- if and (kindIs "float64" $img.tag) (ne (floor $img.tag) $img.tag) -}}
 {{- include "spacefleet.fail" (printf "%s.tag is the number %v, not a string: YAML reads an unquoted version such as 16.10 as the number 16.1, so the chart could pull the wrong image. Quote the tag exactly as the image is tagged (%s.tag: \"16.10\", not 16.10), or pass it with --set-string." $key $img.tag $key) -}}
 {{- end -}}
 {{- end -}}
