@@ -31,10 +31,13 @@ cases=(
   "shellcheck: an unquoted variable in a script|shellcheck|printf 'rm -rf \$1/cache\\n' >> scripts/kind-cluster.sh"
   "shellcheck: a waiver without a reason|shellcheck|printf 'scripts/kind-cluster.sh SC2086\\n' >> ci/shellcheck-waivers.txt"
   "shellcheck: a stale waiver|shellcheck|printf 'scripts/kind-cluster.sh SC2154 nothing fires it\\n' >> ci/shellcheck-waivers.txt"
+  "waits: a bare kubectl wait on a condition in a script|waits|printf 'kc wait --for=cond''ition=Established crd/x\\n' >> scripts/addons.sh"
+  "waits: a bare kubectl wait on a condition in a Go suite|waits|printf 'var _ = []string{\"wait\", \"--for\", \"cond''ition=Ready\"}\\n' >> tests/e2e/fit_test.go"
 )
 
-run_gate() { # GATE COPY-DIR LOG (shellcheck reads a copy of the repository's scripts, the other gates a chart copy)
+run_gate() { # GATE COPY-DIR LOG (shellcheck and waits read a copy of the repository, the other gates a chart copy)
   if [ "$1" = shellcheck ]; then make --no-print-directory shellcheck SHELLCHECK_ROOT="$2" >"$3" 2>&1
+  elif [ "$1" = waits ]; then make --no-print-directory waits WAITS_ROOT="$2" >"$3" 2>&1
   # a case that breaks a waiver file leaves its copy of the file in the chart copy as gate-waivers.txt
   elif [ -f "$2/gate-waivers.txt" ]; then
     make --no-print-directory "$1" GATES_CHART="$2" GATES_WAIVERS="$2/gate-waivers.txt" TRIVY_WAIVERS="$2/gate-waivers.txt" >"$3" 2>&1
@@ -42,7 +45,7 @@ run_gate() { # GATE COPY-DIR LOG (shellcheck reads a copy of the repository's sc
 }
 # copy_for GATE DEST: what a gate's case breaks, copied fresh.
 copy_for() {
-  if [ "$1" = shellcheck ]; then
+  if [ "$1" = shellcheck ] || [ "$1" = waits ]; then
     mkdir -p "$2"; git ls-files -z | xargs -0 cp --parents -t "$2"
   else cp -r charts/spacefleet "$2"; fi
 }
