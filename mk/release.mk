@@ -160,10 +160,15 @@ api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-ye
 	  else echo "api-deprecations $$v: FAIL"; echo "$$res"; fail=1; fi; \
 	done; exit $$fail
 
-release-metadata: tools-helm3 tools-repo ## Chart.yaml metadata and Artifact Hub annotations complete; artifacthub.io/images = the images rendered; CHANGELOG/UPGRADING sections for the version
-	@set -e; mkdir -p $(GATES_OUT); \
+# The licence: the repository's LICENSE (GATES_LICENSE; tests/gates-red passes a broken copy), the chart's LICENSE and
+# the one in an unsigned `helm package` of GATES_CHART must be the same bytes, a licence text chartgate knows,
+# unmodified, and artifacthub.io/license must name it.
+GATES_LICENSE := LICENSE
+release-metadata: tools-helm3 tools-repo ## Chart.yaml metadata and Artifact Hub annotations complete; artifacthub.io/images = the images rendered; CHANGELOG/UPGRADING sections for the version; LICENSE = chart LICENSE = packaged LICENSE, named by artifacthub.io/license
+	@set -e; mkdir -p $(GATES_OUT); pkg=$(GATES_OUT)/release-package; rm -rf $$pkg; \
 	$(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) > $(GATES_OUT)/release-default.yaml; \
-	chartgate release $(GATES_CHART) $(GATES_OUT)/release-default.yaml
+	$(GATES_HELM3) package -d $$pkg $(GATES_CHART) >/dev/null; \
+	chartgate release $(GATES_CHART) $(GATES_OUT)/release-default.yaml $(GATES_LICENSE) $$pkg/spacefleet-$$(sed -n 's/^version: *//p' $(GATES_CHART)/Chart.yaml).tgz
 
 version-increment: tools-repo ## fail when the chart differs from its newest release (ci/chart-releases.txt) but Chart.yaml's version is not greater
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
