@@ -11,8 +11,13 @@ export GOFLAGS ?= -mod=mod
 # Pinned tool versions (one place).
 HELM3_VERSION       := v3.22.0
 HELM4_VERSION       := v4.3.1
-KIND_VERSION        := v0.30.0
-K8S_VERSION         := v1.33.13
+# kind drives every Kubernetes version below (it writes kubeadm v1beta4 from 1.36, v1beta3 before).
+KIND_VERSION        := v0.33.0
+# Kubernetes, one variable each (images/kind-node/build.sh derives etcd, CoreDNS and crictl from it):
+# the newest (the main e2e cluster: a control plane and two workers; kubectl; the values schema's definitions) and
+# the floor (Chart.yaml kubeVersion: the floor suite's cluster; kubeconform's oldest schemas).
+K8S_VERSION         := v1.37.2
+K8S_FLOOR_VERSION   := v1.30.14
 CERT_MANAGER_VERSION := v1.21.2
 CNPG_VERSION        := 1.27.1
 # sigs.k8s.io/kube-network-policies: the NetworkPolicy controller the e2e NetworkPolicy suite installs (images/netpol)

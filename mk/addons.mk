@@ -4,8 +4,8 @@
 # CNPG_VERSION. The suites install them on demand through scripts/addons.sh (the e2e harness calls it once per run),
 # so `make e2e E2E_FLAGS='-run TestBundled'` neither builds nor installs them.
 
-ADDONS_ENV := CACHE=$(CACHE) CERT_MANAGER_VERSION=$(CERT_MANAGER_VERSION) CNPG_VERSION=$(CNPG_VERSION) \
-              KIND=$(BIN)/kind KUBECTL=$(BIN)/kubectl
+ADDONS_ENV  = CACHE=$(CACHE) CERT_MANAGER_VERSION=$(CERT_MANAGER_VERSION) CNPG_VERSION=$(CNPG_VERSION) \
+              KIND=$(KIND_BIN) KUBECTL=$(KUBECTL_BIN)
 
 .PHONY: images-addons images-cert-manager images-cnpg addon-cert-manager addon-cnpg
 

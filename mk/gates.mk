@@ -11,15 +11,13 @@ SHELLCHECK_VERSION  := 0.9.0-1
 # promtool (cmd/promtool of the Prometheus module): `check rules` and `test rules` on the rendered PrometheusRule.
 # Built with remove_all_sd: rule checks need no service-discovery plugins (their cloud SDKs are most of the build).
 PROMTOOL_VERSION    := v0.316.0
-# Oldest Kubernetes the chart supports (Chart.yaml kubeVersion ">=1.30.0-0"); newest is $(K8S_VERSION).
-K8S_OLDEST_VERSION  := v1.30.14
 
 # ---- layout (GATES_CHART may be overridden on the command line to prove a gate red on a broken copy) ----
 GATES_CHART      := charts/spacefleet
 GATES_EXAMPLES   := $(sort $(wildcard examples/values/*.yaml))
 GATES_STAMPS     := $(CACHE)/stamps
 GATES_SCHEMAS    := $(CACHE)/schemas
-GATES_K8S        := $(K8S_OLDEST_VERSION) $(K8S_VERSION)
+GATES_K8S        := $(K8S_FLOOR_VERSION) $(K8S_VERSION)
 GATES_RELEASE    := spacefleet
 GATES_NAMESPACE  := spacefleet
 # Examples scored by kube-score: the default values and the two production examples.

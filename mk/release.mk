@@ -7,7 +7,7 @@ REGISTRY_HASH    := $(shell cat tools/registry/go.mod tools/registry/go.sum tool
 REGISTRY_IMAGE   := spacefleet/registry:$(REGISTRY_VERSION)-$(REGISTRY_HASH)
 # One registry per kind cluster (kind's local-registry pattern), so parallel clusters never share one.
 REGISTRY_NAME    ?= $(KIND_CLUSTER)-registry
-REGISTRY_SH      := KIND=$(BIN)/kind scripts/registry.sh
+REGISTRY_SH       = KIND=$(KIND_BIN) scripts/registry.sh
 
 PACKAGE_DIR      := .build/package
 SIGNING_DIR      := .build/signing
@@ -79,8 +79,10 @@ CT_VERSION    := v3.14.0
 # Trivy's misconfiguration engine and embedded checks, used as a library by tools/misconf (pinned in its go.mod).
 TRIVY_VERSION := $(shell awk '$$1 == "github.com/aquasecurity/trivy" {print $$2}' tools/misconf/go.mod)
 MISCONF_HASH  := $(shell cat tools/misconf/go.mod tools/misconf/go.sum tools/misconf/*.go 2>/dev/null | sha256sum | cut -c1-12)
-# Kubernetes minors the deprecated-API scan renders for (kubeVersion >=1.30; the newest minor a node image exists for)
-APICHECK_K8S  := 1.30 1.31 1.32 1.33 1.34
+# Kubernetes minors the deprecated-API scan renders for: every minor from the floor to the newest (K8S_FLOOR_VERSION,
+# K8S_VERSION; the facts come from the root module's k8s.io/api, which must be at least the newest minor)
+k8s_minor      = $(word 2,$(subst ., ,$(1)))
+APICHECK_K8S  := $(foreach m,$(shell seq $(call k8s_minor,$(K8S_FLOOR_VERSION)) $(call k8s_minor,$(K8S_VERSION))),1.$(m))
 GATES_CT_DIR  := $(CACHE)/ct/$(CT_VERSION)
 
 .PHONY: tools-ct tools-misconf tools-apicheck ct-lint trivy api-deprecations release-metadata version-increment
@@ -153,7 +155,7 @@ trivy: tools-helm3 tools-misconf tools-repo ## Trivy's misconfiguration checks (
 	  || { sed 's/^/    /' $$out.log; echo "trivy misconf: FAIL (tools/misconf exited non-zero)" >&2; exit 1; }; \
 	chartgate trivy $(TRIVY_WAIVERS) $$out $$out.json
 
-api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-yet-served built-in API in any example, rendered for Kubernetes 1.30-1.34
+api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-yet-served built-in API in any example, rendered for every Kubernetes minor from the floor to the newest
 	@set -e; fail=0; for v in $(APICHECK_K8S); do \
 	  out=$(GATES_OUT)/apicheck/$$v; rm -rf $$out; $(call render_examples,$$out,$$v.0); \
 	  if res=$$(apicheck -kube-version $$v $$out/*.yaml); then echo "api-deprecations $$v: $$(echo "$$res" | tail -1)"; \

@@ -1,37 +1,71 @@
 #!/usr/bin/env bash
-# scripts/kind-cluster.sh — create or reuse a single-node kind cluster and load local images into it.
+# scripts/kind-cluster.sh — create or reuse a kind cluster (one control plane, NODES-1 workers) and load local images
+# into every node.
 #
 #   kind-cluster.sh up NAME NODE_IMAGE [IMAGE ...]   create (or reuse a healthy) cluster NAME, load the images
 #   kind-cluster.sh down NAME                        delete it
 #   kind-cluster.sh kubeconfig NAME                  print its kubeconfig path
+#   kind-cluster.sh config NODE_IMAGE                print the kind config `up` would use (NODES from the env)
+# env: NODES (default 1: a single control-plane node that also runs pods; 3 = a control plane and two workers),
+#      CACHE, KIND, KUBECTL
 #
 # The kubeconfig of cluster NAME is written to $CACHE/kind/NAME.kubeconfig (context kind-NAME); ~/.kube/config is
-# not touched. A leftover cluster from an interrupted run is reused when healthy (API ready, node Ready, kube-system
-# pods running), else deleted and recreated. Nothing is pulled: every image must already be in the local docker.
+# not touched. A leftover cluster from an interrupted run is reused when healthy (API ready, every node Ready,
+# kube-system pods running, NODES nodes), else deleted and recreated. Nothing is pulled: every image must already be
+# in the local docker. `kind load` puts each image on every node.
 set -euo pipefail
 
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
 KIND=${KIND:-kind}
 KUBECTL=${KUBECTL:-kubectl}
+NODES=${NODES:-1}
+HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 log() { echo "[cluster $(date +%T)] $*" >&2; }
 
 kubeconfig() { echo "$CACHE/kind/$1.kubeconfig"; }
 kc() { "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$NAME" "$@"; }
 # shellcheck source=scripts/lib/wait.sh
-source "$(dirname "$(readlink -f "$0")")/lib/wait.sh"
+source "$HERE/lib/wait.sh"
 
 # grep reads all of kind's output (grep -q could exit first and SIGPIPE kind: under pipefail, a false "no").
 exists() { "$KIND" get clusters 2>/dev/null | grep -x "$1" >/dev/null; }
 
 healthy() {
-  [ "$(docker inspect -f '{{.State.Running}}' "$NAME-control-plane" 2>/dev/null)" = true ] || { log "node container is not running"; return 1; }
-  # created before the registry config (scripts/kind-cluster.yaml) existed: its containerd cannot pull from it
-  docker exec "$NAME-control-plane" grep -F 'config_path = "/etc/containerd/certs.d"' /etc/containerd/config.toml >/dev/null 2>&1 \
-    || { log "node has no containerd config_path (registry config)"; return 1; }
+  local nodes node n=0
+  nodes=$("$KIND" get nodes --name "$NAME" 2>/dev/null) || { log "cannot list the node containers"; return 1; }
+  for node in $nodes; do
+    n=$(( n + 1 ))
+    [ "$(docker inspect -f '{{.State.Running}}' "$node" 2>/dev/null)" = true ] || { log "node container $node is not running"; return 1; }
+    # created before the registry config (scripts/kind-cluster.yaml) existed: its containerd cannot pull from it
+    docker exec "$node" grep -F 'config_path = "/etc/containerd/certs.d"' /etc/containerd/config.toml >/dev/null 2>&1 \
+      || { log "node $node has no containerd config_path (registry config)"; return 1; }
+  done
+  [ "$n" = "$NODES" ] || { log "cluster has $n nodes, $NODES wanted"; return 1; }
   "$KIND" get kubeconfig --name "$NAME" > "$KCFG" 2>/dev/null || { log "cannot read the kubeconfig"; return 1; }
   timeout 20 "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$NAME" get --raw /readyz >/dev/null 2>&1 || { log "API server not ready"; return 1; }
-  wait_condition kc 30 Ready node >/dev/null 2>&1 || { log "node not Ready"; return 1; }
+  wait_condition kc 30 Ready node >/dev/null 2>&1 || { log "a node is not Ready"; return 1; }
   wait_system 60 >/dev/null 2>&1 || { log "kube-system pods not ready"; return 1; }
+}
+
+# The Kubernetes version a node image carries (kind's /kind/version, also in upstream kindest/node images).
+node_version() {
+  docker run --rm --entrypoint cat "$1" /kind/version
+}
+
+# The kind config: scripts/kind-cluster.yaml (registry config) + the nodes + what this Kubernetes version needs.
+config() { # NODE_IMAGE
+  local v minor i
+  v=$(node_version "$1") || { log "cannot read /kind/version from $1"; exit 1; }
+  minor=$(echo "${v#v}" | cut -d. -f2)
+  cat "$HERE/kind-cluster.yaml"
+  echo "nodes:"
+  echo "  - role: control-plane"
+  for (( i = 1; i < NODES; i++ )); do echo "  - role: worker"; done
+  # kubelet refuses cgroup v1 hosts from 1.35 unless told otherwise; this host is cgroup v1 (kubelet config field from
+  # 1.31, so older versions get no patch)
+  if [ "$minor" -ge 35 ] && [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]; then
+    printf 'kubeadmConfigPatches:\n  - |\n    kind: KubeletConfiguration\n    failCgroupV1: false\n'
+  fi
 }
 
 # Every node Ready, the system Deployments (CoreDNS, local-path-provisioner) Available, then every system pod Ready.
@@ -48,20 +82,27 @@ up() {
   KCFG=$(kubeconfig "$NAME"); mkdir -p "$(dirname "$KCFG")"
   docker image inspect "$NODE_IMAGE" >/dev/null 2>&1 || { log "node image $NODE_IMAGE is not in the local docker (make images)"; exit 1; }
   if exists "$NAME"; then
-    if healthy; then
+    if [ "$(docker exec "$NAME-control-plane" cat /kind/version 2>/dev/null)" != "$(node_version "$NODE_IMAGE")" ]; then
+      log "cluster $NAME runs another Kubernetes version than $NODE_IMAGE (or none): deleting it"
+      # shellcheck disable=SC2046 # one container name per word
+      "$KIND" delete cluster --name "$NAME" --kubeconfig "$KCFG" || docker rm -f -v $("$KIND" get nodes --name "$NAME" 2>/dev/null) || true
+    elif healthy; then
       log "reusing healthy cluster $NAME"
       local want have
       want=$(docker image inspect -f '{{.Id}}' "$NODE_IMAGE"); have=$(docker inspect -f '{{.Image}}' "$NAME-control-plane")
       [ "$want" = "$have" ] || log "warning: cluster $NAME runs an older node image than $NODE_IMAGE (make cluster-delete to renew)"
     else
       log "cluster $NAME exists but is broken: deleting it"
-      "$KIND" delete cluster --name "$NAME" --kubeconfig "$KCFG" || docker rm -f -v "$NAME-control-plane" || true
+      # shellcheck disable=SC2046 # one container name per word
+      "$KIND" delete cluster --name "$NAME" --kubeconfig "$KCFG" || docker rm -f -v $("$KIND" get nodes --name "$NAME" 2>/dev/null) || true
     fi
   fi
   if ! exists "$NAME"; then
     local s; s=$(date +%s)
-    log "creating cluster $NAME from $NODE_IMAGE"
-    "$KIND" create cluster --name "$NAME" --image "$NODE_IMAGE" --kubeconfig "$KCFG" --config "$(dirname "$0")/kind-cluster.yaml" --wait 5m
+    log "creating cluster $NAME from $NODE_IMAGE ($NODES node(s))"
+    local cfg; cfg=$(mktemp); config "$NODE_IMAGE" > "$cfg"
+    "$KIND" create cluster --name "$NAME" --image "$NODE_IMAGE" --kubeconfig "$KCFG" --config "$cfg" --wait 5m || { rm -f "$cfg"; exit 1; }
+    rm -f "$cfg"
     wait_system 180
     log "cluster $NAME created in $(( $(date +%s) - s ))s"
   fi
@@ -86,5 +127,6 @@ case $cmd in
   up) [ $# -ge 2 ] || { echo "usage: $0 up NAME NODE_IMAGE [IMAGE ...]" >&2; exit 2; }; up "$@" ;;
   down) [ $# -eq 1 ] || { echo "usage: $0 down NAME" >&2; exit 2; }; down "$1" ;;
   kubeconfig) kubeconfig "$1" ;;
-  *) echo "usage: $0 up|down|kubeconfig NAME ..." >&2; exit 2 ;;
+  config) [ $# -eq 1 ] || { echo "usage: $0 config NODE_IMAGE" >&2; exit 2; }; config "$1" ;;
+  *) echo "usage: $0 up|down|kubeconfig|config NAME ..." >&2; exit 2 ;;
 esac

@@ -1,48 +1,73 @@
 #!/usr/bin/env bash
-# images/kind-node/build.sh — build an air-gapped kind node image (no container registry needed).
+# images/kind-node/build.sh — build an air-gapped kind node image (no container registry needed), one per
+# Kubernetes version.
 #
 # Everything comes from Debian apt (debootstrap) and the Go module proxy: Kubernetes is built from the
 # k8s.io/kubernetes module through a wrapper go.mod pinning the staging modules; etcd, CoreDNS, crictl,
-# local-path-provisioner and pause are built from their modules; the CNI is a tiny DaemonSet (src/default-cni.yaml)
+# local-path-provisioner and pause are built from their modules; the CNI is a small DaemonSet (src/default-cni.yaml)
 # instead of kindnetd. `kind build node-image` is not used (it pulls images); the node image is assembled by hand.
 #
 # usage: build.sh [ensure|stage...]       default: ensure
 #   ensure   image present (matching key) -> nothing; cached tar present -> docker load; else full build + save tar
 #   stages   gomod build rootfs base components node save  (for debugging one stage)
-#   key      print the cache key
-# env:  CACHE (default ~/.cache/spacefleet), NODE_IMAGE (default spacefleet/kind-node:$K8S_VERSION),
-#       K8S_VERSION KIND_VERSION (pinned by the root Makefile), GOMODCACHE/GOCACHE (defaults: warm across runs)
-# work dir: $CACHE/kind-node (rootfs, wrapper modules, binaries); finished image: $CACHE/images/*.tar.zst
+#   key      print the cache key;  tarball  print the cached tar's path;  kubectl DEST  kubectl of this version
+# env:  K8S_VERSION (the one variable: the root Makefile passes it), KIND_VERSION (pinned by the root Makefile),
+#       CACHE (default ~/.cache/spacefleet), NODE_IMAGE (default spacefleet/kind-node:$K8S_VERSION),
+#       ETCD_VERSION COREDNS_VERSION CRICTL_VERSION (default: the table below), GOMODCACHE/GOCACHE (warm across runs)
+# work dir: $CACHE/kind-node-$K8S_VERSION (rootfs, wrapper modules, binaries, logs); finished image:
+# $CACHE/images/kind-node-$K8S_VERSION-<key>.tar.zst. Each version has its own work dir, lock and tars: building one
+# version never waits for, rewrites or evicts another.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 SRC=$HERE/src
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
-W=$CACHE/kind-node
 IMGCACHE=$CACHE/images
 
-# Versions the Go module proxy here serves completely (see README.md).
-K8S_VERSION=${K8S_VERSION:-v1.33.13}
+K8S_VERSION=${K8S_VERSION:-v1.37.2}
 STAGING_VERSION=${STAGING_VERSION:-v0.${K8S_VERSION#v1.}}
-ETCD_VERSION=${ETCD_VERSION:-v3.5.23}
-COREDNS_VERSION=${COREDNS_VERSION:-v1.14.3}
-CRICTL_VERSION=${CRICTL_VERSION:-v1.34.0}
+KIND_VERSION=${KIND_VERSION:-v0.33.0}
+# What else a Kubernetes minor needs, as the Go module proxy here serves it. etcd: the version kubeadm of that minor
+# asks for (`kubeadm config images list`; the image is tagged with kubeadm's name). CoreDNS: kubeadm 1.30 asks for
+# 1.11.3, whose quic-go does not build with this Go; one CoreDNS serves every minor (tagged as kubeadm asks).
+# crictl: the proxy serves cri-tools v1.34.0 and v1.37.0 only.
+MINOR=$(echo "${K8S_VERSION#v}" | cut -d. -f1-2)
+case $MINOR in
+  #     etcd              CoreDNS             crictl
+  1.30) d_etcd=v3.5.15;   d_coredns=v1.14.6;  d_crictl=v1.34.0 ;;
+  1.33) d_etcd=v3.5.23;   d_coredns=v1.14.3;  d_crictl=v1.34.0 ;;
+  1.37) d_etcd=v3.7.0;    d_coredns=v1.14.6;  d_crictl=v1.37.0 ;;
+  *) echo "build.sh: no row for Kubernetes $MINOR in the version table (images/kind-node/build.sh): add its etcd, CoreDNS and crictl" >&2; exit 2 ;;
+esac
+ETCD_VERSION=${ETCD_VERSION:-$d_etcd}
+COREDNS_VERSION=${COREDNS_VERSION:-$d_coredns}
+CRICTL_VERSION=${CRICTL_VERSION:-$d_crictl}
 LPP_VERSION=${LPP_VERSION:-v0.0.30}
-KIND_VERSION=${KIND_VERSION:-v0.30.0}
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
 NODE_IMAGE=${NODE_IMAGE:-spacefleet/kind-node:$K8S_VERSION}
-# images kind's manifests (kind $KIND_VERSION) ask for
-LPP_IMAGE=docker.io/kindest/local-path-provisioner:v20250214-acbabc1a
-LPP_HELPER_IMAGE=docker.io/kindest/local-path-helper:v20241212-8ac705d0
+# Never $CACHE/kind-node/...: clones of the older recipe use that directory and delete parts of it.
+W=$CACHE/kind-node-$K8S_VERSION
+# Intermediate images are per version too (two versions may build at the same moment).
+BASE_IMAGE=spacefleet/kind-base:$SUITE-$K8S_VERSION
+KP_BASE_IMAGE=spacefleet/kube-proxy-base:$SUITE-$K8S_VERSION
 
 export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS=
 export PATH=$W/k8s/bin:/usr/local/go/bin:$PATH
 
-log() { echo "[kind-node $(date +%T)] $*" >&2; }
-timed() { # name cmd...
-  local s d; s=$(date +%s); log "$1 ..."; "${@:2}"; d=$(( $(date +%s) - s ))
-  log "$1 done in ${d}s"; mkdir -p "$W/logs"; echo "$(date +%FT%T) $1 ${d}s" >> "$W/logs/timings.txt"
+log() { echo "[kind-node $K8S_VERSION $(date +%T)] $*" >&2; }
+# cpu_now: CPU seconds (user+sys) of this shell's finished children so far, into CPU_S (bash `times`, no subshell)
+cpu_now() {
+  local f u s; mkdir -p "$W/logs"; f=$W/logs/.times.$BASHPID
+  times > "$f"; { read -r _ _; read -r u s; } < "$f"; rm -f "$f"
+  CPU_S=$(awk -v u="$u" -v s="$s" 'function sec(x, a) { split(x, a, "m"); sub("s", "", a[2]); return a[1] * 60 + a[2] }
+    BEGIN { printf "%d", sec(u) + sec(s) }')
+}
+# timed NAME CMD...: wall and CPU time of a stage, and the load while it ran, into $W/logs/timings.txt
+timed() {
+  local s d c0; s=$(date +%s); cpu_now; c0=$CPU_S; log "$1 ..."; "${@:2}"; d=$(( $(date +%s) - s )); cpu_now
+  log "$1 done in ${d}s (cpu $(( CPU_S - c0 ))s, load $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "$(date +%FT%T) $1 wall=${d}s cpu=$(( CPU_S - c0 ))s load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' /)" >> "$W/logs/timings.txt"
 }
 
 # The cache key: every file of this recipe + every version. Changing any of them rebuilds the image.
@@ -54,7 +79,13 @@ key() {
 KEY=$(key)
 TARBALL=$IMGCACHE/kind-node-$K8S_VERSION-$KEY.tar.zst
 
-kind_src() { (cd "$W" && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | jq -r .Dir); }
+kind_src() { mkdir -p "$W"; (cd "$W" && go mod download -json "sigs.k8s.io/kind@$KIND_VERSION" | jq -r .Dir); }
+# the local-path images kind's storage manifest (kind $KIND_VERSION) asks for; the helper also runs the CNI
+kind_storage_image() { # storageProvisionerImage | storageHelperImage
+  local v; v=$(sed -n "s/^const $1 = \"\(.*\)\"\$/\1/p" "$(kind_src)/pkg/build/nodeimage/const_storage.go")
+  [ -n "$v" ] || { echo "no $1 in kind $KIND_VERSION's pkg/build/nodeimage/const_storage.go" >&2; exit 1; }
+  echo "$v"
+}
 
 # ---------------------------------------------------------------- Go modules (wrapper modules under $W)
 wrapper_mod() { # dir module@version [GONOSUMDB]
@@ -97,19 +128,30 @@ k8s_ldflags() {
   done
   echo "$ld"
 }
-# kubectl alone (the `tools-kind` target), from the same wrapper module: build.sh kubectl DEST
+# kubectl alone (the `tools-kind` target), from the same wrapper module: build.sh kubectl DEST. The node image's
+# own kubectl when this version's node was built here (no second compile), else built from the wrapper module.
 kubectl_bin() {
   work_lock
+  if [ -x "$W/k8s/bin/kubectl" ] && "$W/k8s/bin/kubectl" version --client 2>/dev/null | grep -x "Client Version: $K8S_VERSION" >/dev/null; then
+    log "kubectl: the node image's ($W/k8s/bin/kubectl)"; cp "$W/k8s/bin/kubectl" "$1"; return
+  fi
   [ -f "$W/k8s/go.sum" ] || gomod_k8s
   (cd "$W/k8s" && go build -trimpath -ldflags "$(k8s_ldflags)" -o "$1" k8s.io/kubernetes/cmd/kubectl)
+}
+go_build_k8s() { # ldflags
+  go build -v -trimpath -tags selinux,notest -ldflags "$1" -o bin/ "${K8S_PKGS[@]}" 2> "$W/logs/go-build-kubernetes.log" \
+    || { tail -30 "$W/logs/go-build-kubernetes.log" >&2; return 1; }
 }
 build() {
   cd "$W"
   local ld; ld=$(k8s_ldflags)
-  (cd k8s && mkdir -p bin && timed go-build-kubernetes go build -trimpath -tags selinux,notest -ldflags "$ld" -o bin/ \
-    k8s.io/kubernetes/cmd/kubelet k8s.io/kubernetes/cmd/kubeadm k8s.io/kubernetes/cmd/kubectl \
-    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
-    k8s.io/kubernetes/cmd/kube-scheduler k8s.io/kubernetes/cmd/kube-proxy)
+  local c; K8S_PKGS=()
+  for c in kubelet kubeadm kubectl kube-apiserver kube-controller-manager kube-scheduler kube-proxy; do K8S_PKGS+=("k8s.io/kubernetes/cmd/$c"); done
+  (cd k8s && mkdir -p bin && timed go-build-kubernetes go_build_k8s "$ld")
+  # -v listed the packages actually compiled (not found in the Go build cache): how cold this build was
+  local all; all=$(cd k8s && go list -deps -tags selinux,notest "${K8S_PKGS[@]}" | wc -l)
+  echo "$(grep -c . "$W/logs/go-build-kubernetes.log" || true) of $all packages compiled (the rest came from the Go build cache)" \
+    | tee "$W/logs/go-build-kubernetes.txt" >&2
   (cd etcd && mkdir -p bin && timed go-build-etcd go build -trimpath -ldflags "-s -w" -o bin/etcd go.etcd.io/etcd/server/v3)
   (cd coredns && mkdir -p bin && timed go-build-coredns go build -trimpath -ldflags "-s -w" -o bin/coredns github.com/coredns/coredns)
   (cd crictl && mkdir -p bin && timed go-build-crictl go build -trimpath \
@@ -172,16 +214,16 @@ base() {
            $R/usr/share/info/* $R/usr/share/locale/* $R/var/log/*.log $R/var/cache/debconf/*-old
     : > $R/etc/machine-id
   fi
-  tar -C "$R" --numeric-owner -cf - . | docker import - "spacefleet/kind-base-raw:$SUITE" >/dev/null
+  tar -C "$R" --numeric-owner -cf - . | docker import - "$BASE_IMAGE-raw" >/dev/null
   rm -rf ctx/base; mkdir -p ctx/base   # docker import --change cannot set STOPSIGNAL on docker 20.10
-  printf 'FROM spacefleet/kind-base-raw:%s\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]\n' "$SUITE" > ctx/base/Dockerfile
-  local out; out=$(docker build -q -t "spacefleet/kind-base:$SUITE" ctx/base 2>&1) || { echo "$out" >&2; exit 1; }
+  printf 'FROM %s-raw\nENV container=docker\nSTOPSIGNAL SIGRTMIN+3\nENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]\n' "$BASE_IMAGE" > ctx/base/Dockerfile
+  local out; out=$(docker build -q -t "$BASE_IMAGE" ctx/base 2>&1) || { echo "$out" >&2; exit 1; }
   # kube-proxy base: Debian minbase + iptables-wrapper (picks nft vs legacy like the upstream images)
   R=rootfs-kp
   rm -rf $R/var/cache/apt/archives/*.deb $R/var/lib/apt/lists/* $R/usr/share/doc/* $R/usr/share/man/* $R/usr/share/info/* $R/usr/share/locale/*
   install -m0755 "$SRC/iptables-wrapper" $R/usr/sbin/iptables-wrapper
   for x in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do ln -sf iptables-wrapper $R/usr/sbin/$x; done
-  tar -C "$R" --numeric-owner -cf - . | docker import - "spacefleet/kube-proxy-base:$SUITE" >/dev/null
+  tar -C "$R" --numeric-owner -cf - . | docker import - "$KP_BASE_IMAGE" >/dev/null
 }
 
 # ---------------------------------------------------------------- component images (exact names kubeadm/kind ask for)
@@ -198,7 +240,8 @@ scratch_img() { # name binary dest [entrypoint]
 components() {
   cd "$W"; rm -rf component-images; mkdir -p component-images ctx
   # etcd/CoreDNS tags differ from the versions that could be built: use the names kubeadm asks for
-  local list etcd_img coredns_img pause_img sandbox R=registry.k8s.io c d
+  local list etcd_img coredns_img pause_img sandbox R=registry.k8s.io c d lpp_img lpp_helper_img
+  lpp_img=$(kind_storage_image storageProvisionerImage); lpp_helper_img=$(kind_storage_image storageHelperImage)
   list=$(k8s/bin/kubeadm config images list --kubernetes-version "$K8S_VERSION")
   etcd_img=$(echo "$list" | grep /etcd:); coredns_img=$(echo "$list" | grep /coredns); pause_img=$(echo "$list" | grep /pause:)
   sandbox=$(grep -oP 'sandbox_image = "\K[^"]+' rootfs/etc/containerd/config.toml)   # containerd's sandbox image
@@ -207,24 +250,25 @@ components() {
   scratch_img "$coredns_img" coredns/bin/coredns /coredns /coredns
   scratch_img "$pause_img" pause/bin/pause /pause /pause
   [ "$sandbox" = "$pause_img" ] || { docker tag "$pause_img" "$sandbox"; docker save -o component-images/sandbox.tar "$sandbox"; }
-  scratch_img "$LPP_IMAGE" lpp/bin/local-path-provisioner /usr/local/bin/local-path-provisioner
-  tar -C rootfs-bb --numeric-owner -cf - . | docker import --change 'ENV PATH=/bin' - "$LPP_HELPER_IMAGE" >/dev/null
-  docker save -o component-images/local-path-helper.tar "$LPP_HELPER_IMAGE"
+  scratch_img "$lpp_img" lpp/bin/local-path-provisioner /usr/local/bin/local-path-provisioner
+  tar -C rootfs-bb --numeric-owner -cf - . | docker import --change 'ENV PATH=/bin' - "$lpp_helper_img" >/dev/null
+  docker save -o component-images/local-path-helper.tar "$lpp_helper_img"
   d=ctx/kube-proxy; rm -rf $d; mkdir -p $d; cp k8s/bin/kube-proxy $d/
-  printf 'FROM spacefleet/kube-proxy-base:%s\nCOPY kube-proxy /usr/local/bin/kube-proxy\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$SUITE" > $d/Dockerfile
+  printf 'FROM %s\nCOPY kube-proxy /usr/local/bin/kube-proxy\nENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n' "$KP_BASE_IMAGE" > $d/Dockerfile
   img "$R/kube-proxy:$K8S_VERSION" "$d"
 }
 
 # ---------------------------------------------------------------- node image (a by-hand `kind build node-image`)
 node() {
   cd "$W"; mkdir -p manifests extract
-  cp "$SRC/default-cni.yaml" manifests/default-cni.yaml   # kindnetd cannot be fetched
+  # kindnetd cannot be fetched; the CNI runs on the local-path helper image (busybox), which the node carries anyway
+  sed "s|@LPP_HELPER_IMAGE@|$(kind_storage_image storageHelperImage)|" "$SRC/default-cni.yaml" > manifests/default-cni.yaml
   printf 'module kindnode/extract\n\ngo 1.24.0\n' > extract/go.mod   # kind's default storage manifest, verbatim
   sed 's/^package nodeimage/package main/' "$(kind_src)/pkg/build/nodeimage/const_storage.go" > extract/storage.go
   printf 'package main\n\nimport "fmt"\n\nfunc main() { fmt.Print(defaultStorageManifest) }\n' > extract/main.go
   (cd extract && go run .) > manifests/default-storage.yaml
   local cid t
-  cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "spacefleet/kind-base:$SUITE" infinity)
+  cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "$BASE_IMAGE" infinity)
   trap "docker rm -f -v '$cid' >/dev/null 2>&1 || true" EXIT
   for b in kubeadm kubelet kubectl; do docker cp "k8s/bin/$b" "$cid:/usr/bin/$b"; done
   docker cp crictl/bin/crictl "$cid:/usr/local/bin/crictl"
@@ -243,25 +287,28 @@ node() {
   docker exec "$cid" rm -f /var/log/containerd-build.log
   docker commit --change 'ENTRYPOINT [ "/usr/local/bin/entrypoint", "/sbin/init" ]' \
     --change 'ENV HTTP_PROXY="" HTTPS_PROXY="" NO_PROXY=""' \
-    --change "LABEL io.spacefleet.kind-node.key=$KEY" "$cid" "$NODE_IMAGE" >/dev/null
+    --change "LABEL io.spacefleet.kind-node.key=$KEY" --change "LABEL io.spacefleet.kind-node.kubernetes=$K8S_VERSION" \
+    "$cid" "$NODE_IMAGE" >/dev/null
   docker rm -f -v "$cid" >/dev/null; trap - EXIT
 }
 
 save() {
   mkdir -p "$IMGCACHE"
   docker save "$NODE_IMAGE" | zstd -T0 -3 -q -o "$TARBALL.$$.tmp" && mv -f "$TARBALL.$$.tmp" "$TARBALL"
-  # keep only the current key's tarball
-  find "$IMGCACHE" -maxdepth 1 -name 'kind-node-*.tar.zst' ! -name "$(basename "$TARBALL")" -delete
+  # keep only the current key's tarball of THIS version (other versions' tars stay: each is cached on its own)
+  find "$IMGCACHE" -maxdepth 1 -name "kind-node-$K8S_VERSION-*.tar.zst" ! -name "$(basename "$TARBALL")" -delete
 }
 
 image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.kind-node.key" }}' "$NODE_IMAGE" 2>/dev/null || true; }
 
-# The work dir and the image cache serve every clone on the machine, sometimes at the same moment: one run at a time
-# works in $W (held until this script exits); the others wait, then find the image it built.
+# The work dir and the image cache serve every clone on the machine, sometimes at the same moment: one run per
+# version at a time works in $W (held until this script exits); the others wait, then find the image it built.
+# Another version has another lock and builds meanwhile.
 work_lock() {
+  local l=$CACHE/locks/kind-node-$K8S_VERSION.lock
   mkdir -p "$CACHE/locks"
-  exec 9>"$CACHE/locks/kind-node.lock"
-  if ! flock -n 9; then log "waiting for another run using $W (lock $CACHE/locks/kind-node.lock)"; flock 9; fi
+  exec 9>"$l"
+  if ! flock -n 9; then log "waiting for another run using $W (lock $l)"; flock 9; fi
 }
 
 ensure() {
