@@ -4,12 +4,10 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -171,57 +169,4 @@ func TestProductionSettingsAreAccepted(t *testing.T) {
 		env0[e.Name] = e.Value
 	}
 	assert.Equal(t, release, env0["RELEASE_NAME"], "extraEnv is tpl-rendered")
-}
-
-var (
-	gatewayOnce sync.Once
-	gatewayErr  error
-)
-
-// applyGatewayCRDs applies the Gateway API standard CRDs (HTTPRoute's is too big for client-side apply).
-func applyGatewayCRDs(t *testing.T, env *h.Env) {
-	t.Helper()
-	require.NotEmpty(t, env.GatewayCRDs, "SPACEFLEET_E2E_GATEWAY_API_CRDS is not set: make e2e resolves it from the pinned sigs.k8s.io/gateway-api module")
-	// every caller gets the outcome of the one apply (not only the first)
-	gatewayOnce.Do(func() {
-		var out []byte
-		out, gatewayErr = exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", env.GatewayCRDs).CombinedOutput()
-		if gatewayErr != nil {
-			gatewayErr = fmt.Errorf("%w: %s", gatewayErr, out)
-			return
-		}
-		gatewayErr = h.WaitCondition(t, env.Kube(""), "Established", 2*time.Minute, "crd/httproutes.gateway.networking.k8s.io")
-	})
-	require.NoError(t, gatewayErr, "apply the Gateway API CRDs")
-}
-
-// Issue 11: every example in examples/values/ still installs: the API server accepts every object each renders
-// (server-side dry run; the suites above and the TLS/HA/mTLS suites install the runnable ones for real).
-func TestEveryExampleIsAcceptedByTheAPIServer(t *testing.T) {
-	t.Parallel()
-	env := h.Load(t)
-	h.Timer(t)
-	h.RequireAddon(t, env, "cert-manager") // examples/values/cert-manager.yaml renders Certificates: their CRD must exist
-	ns := h.NewNamespace(t, env, "e2e-examples")
-	files, err := filepath.Glob(filepath.Join(env.Examples, "*.yaml"))
-	require.NoError(t, err)
-	require.NotEmpty(t, files)
-	// The `helm test` Pod is admitted only when its ServiceAccount exists, and a dry run creates nothing: the
-	// release's ServiceAccount is created for real first (the Pod's own admission is what is being checked).
-	_, err = ns.Kubectl(t, "create", "serviceaccount", "ex-spacefleet")
-	require.NoError(t, err)
-	for _, f := range files {
-		args := []string{"template", "ex", env.Chart, "-n", ns.Name, "-f", f, "--kube-version", "1.33.13",
-			"--set-string", "image.repository=" + env.AppImage.Repository, "--set-string", "image.tag=" + env.AppImage.Tag,
-			"--set-string", "postgresql.image.repository=" + env.PGImage.Repository, "--set-string", "postgresql.image.tag=" + env.PGImage.Tag}
-		manifest, err := exec.Command(env.Helm, args...).Output()
-		require.NoErrorf(t, err, "helm template -f %s", filepath.Base(f))
-		path := filepath.Join(t.TempDir(), filepath.Base(f))
-		require.NoError(t, os.WriteFile(path, manifest, 0o600))
-		out, err := exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "-n", ns.Name, "apply", "--dry-run=server", "-f", path).CombinedOutput()
-		assert.NoErrorf(t, err, "%s: the API server refused an object:\n%s", filepath.Base(f), h.Redact(string(out)))
-		if err == nil {
-			t.Logf("%s: %d objects accepted", filepath.Base(f), strings.Count(string(out), "(server dry run)"))
-		}
-	}
 }

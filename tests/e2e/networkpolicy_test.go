@@ -18,6 +18,8 @@ import (
 // API write and read, `helm test`), while a pod outside the release is refused by the database and by web. Every
 // NetworkPolicy failure fails open, so each refusal is checked next to a positive control: a probe that does connect
 // to the same address (a pod carrying the release's labels), and the outsider itself reaching an unrestricted one.
+// On a multi-node cluster the probes run on the control plane and the release on the workers: every connection
+// checked crosses nodes (the node each side runs on is asserted).
 func TestNetworkPolicy(t *testing.T) {
 	t.Parallel()
 	env := h.Load(t)
@@ -59,10 +61,23 @@ func TestNetworkPolicy(t *testing.T) {
 	// policies treat it as a database client (its egress is DNS and the database only); webClient carries the
 	// client label web admits with allowExternal=false; outsider carries neither.
 	sel := map[string]string{"app.kubernetes.io/name": "spacefleet", "app.kubernetes.io/instance": rel.Name}
-	insider := h.NewProbePod(t, ns, "insider", merge(sel, map[string]string{"app.kubernetes.io/component": "dbcheck"}))
-	webClient := h.NewProbePod(t, ns, "web-client", map[string]string{rel.Fullname() + "-client": "true"})
-	outsider := h.NewProbePod(t, ns, "outsider", map[string]string{"app": "e2e-outsider"})
+	insider := h.NewProbePod(t, ns, "insider", merge(sel, map[string]string{"app.kubernetes.io/component": "dbcheck"}), h.OnControlPlane)
+	webClient := h.NewProbePod(t, ns, "web-client", map[string]string{rel.Fullname() + "-client": "true"}, h.OnControlPlane)
+	outsider := h.NewProbePod(t, ns, "outsider", map[string]string{"app": "e2e-outsider"}, h.OnControlPlane)
 	step("probe pods Running")
+	if len(h.Workers(t, env)) > 0 {
+		probeNode := ns.NodeOf(t, outsider.Name)
+		servers := map[string]string{"database": ns.NodeOf(t, rel.PostgresPod())}
+		for _, p := range ns.Pods(t, rel.Selector("web")) {
+			servers["web"] = p.Spec.NodeName
+		}
+		for what, node := range servers {
+			require.NotEqual(t, probeNode, node, "the probes (on %s) and %s must run on different nodes", probeNode, what)
+		}
+		t.Logf("probes on %s, %v: every connection crosses nodes", probeNode, servers)
+	} else {
+		t.Logf("one node: the probes and the release share it")
+	}
 
 	db, web := rel.PostgresHost(), rel.Web()+"."+ns.Name+".svc"
 	const dnsTCP = "kube-dns.kube-system.svc"

@@ -66,3 +66,27 @@ func RequireAddon(t testing.TB, env *Env, addon string) {
 		t.Fatal(r.err)
 	}
 }
+
+var certManagerCRDs sync.Mutex
+
+// ApplyCertManagerCRDs applies cert-manager's CRDs only (no controller, no webhook: enough for the API server to
+// validate and store a Certificate), from the pinned module (images/cert-manager/build.sh crds), server-side, and
+// waits until they are Established. Where the add-on is installed too, both apply the same CRDs.
+func ApplyCertManagerCRDs(t testing.TB, env *Env) {
+	t.Helper()
+	certManagerCRDs.Lock()
+	defer certManagerCRDs.Unlock()
+	out, err := exec.Command(filepath.Join(RepoRoot(), "images", "cert-manager", "build.sh"), "crds").Output()
+	if err != nil {
+		t.Fatalf("images/cert-manager/build.sh crds: %v", err)
+	}
+	args := []string{"apply", "--server-side", "--force-conflicts", "--field-manager", "spacefleet-e2e"}
+	for _, f := range strings.Fields(string(out)) {
+		args = append(args, "-f", f)
+	}
+	kube := env.Kube("")
+	if o, err := kubectlStdout(kube, args...); err != nil {
+		t.Fatalf("kubectl apply the cert-manager CRDs: %v\n%s", err, o)
+	}
+	RequireCondition(t, kube, "Established", 2*time.Minute, "crd/certificates.cert-manager.io")
+}

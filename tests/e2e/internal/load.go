@@ -46,6 +46,12 @@ type Loadgen struct {
 // StartLoadgen starts a loadgen pod with these flags and waits until it runs and its log is followed.
 func StartLoadgen(t testing.TB, ns *NS, name string, args ...string) *Loadgen {
 	t.Helper()
+	return StartLoadgenOn(t, ns, name, nil, args...)
+}
+
+// StartLoadgenOn is StartLoadgen with the pod spec adjusted by place (e.g. OnControlPlane), when not nil.
+func StartLoadgenOn(t testing.TB, ns *NS, name string, place func(*corev1.PodSpec), args ...string) *Loadgen {
+	t.Helper()
 	pod := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": "e2e-loadgen", "e2e-loadgen": name}},
 		Spec: corev1.PodSpec{
@@ -61,6 +67,9 @@ func StartLoadgen(t testing.TB, ns *NS, name string, args ...string) *Loadgen {
 					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 			}},
 		},
+	}
+	if place != nil {
+		place(&pod.Spec)
 	}
 	ctx := context.Background()
 	if _, err := ns.Client.CoreV1().Pods(ns.Name).Create(ctx, pod, metav1.CreateOptions{}); err != nil {

@@ -69,8 +69,8 @@ type ProbePod struct {
 	Name string
 }
 
-// NewProbePod starts the pod and waits until it runs.
-func NewProbePod(t testing.TB, ns *NS, name string, labels map[string]string) *ProbePod {
+// NewProbePod starts the pod and waits until it runs; place, when given, adjusts its spec (e.g. OnControlPlane).
+func NewProbePod(t testing.TB, ns *NS, name string, labels map[string]string, place ...func(*corev1.PodSpec)) *ProbePod {
 	t.Helper()
 	l := map[string]string{"e2e-probe": name}
 	for k, v := range labels {
@@ -90,6 +90,9 @@ func NewProbePod(t testing.TB, ns *NS, name string, labels map[string]string) *P
 					Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 			}},
 		},
+	}
+	for _, p := range place {
+		p(&pod.Spec)
 	}
 	if _, err := ns.Client.CoreV1().Pods(ns.Name).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("create probe pod %s: %v", name, err)

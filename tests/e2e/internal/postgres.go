@@ -24,6 +24,8 @@ type PostgresOptions struct {
 	// User, DB and Password of the app role (defaults: spacefleet, spacefleet, a random hex password). The
 	// password goes to initdb through a file, so any character but a newline works.
 	User, DB, Password string
+	// Place, when set, adjusts the pod spec (e.g. OnControlPlane: off the workers a test drains).
+	Place func(*corev1.PodSpec)
 }
 
 // Postgres is an in-cluster PostgreSQL (the spacefleet/postgres image) in its own namespace, serving TLS with a
@@ -126,6 +128,9 @@ func StartPostgres(t *testing.T, env *Env, opts PostgresOptions) *Postgres {
 				},
 			},
 		},
+	}
+	if opts.Place != nil {
+		opts.Place(&dep.Spec.Template.Spec)
 	}
 	ctx := context.Background()
 	if _, err := ns.Client.AppsV1().Deployments(ns.Name).Create(ctx, dep, metav1.CreateOptions{}); err != nil {

@@ -378,3 +378,21 @@ func FindingsText(fs []Finding) string {
 	}
 	return b.String()
 }
+
+// ServerVersion is the API server's version (e.g. "v1.37.2").
+func ServerVersion(t testing.TB, env *Env) string {
+	t.Helper()
+	cfg, err := k8s.LoadApiClientConfigE(env.Kubeconfig, env.KubeContext)
+	if err != nil {
+		t.Fatalf("kubeconfig: %v", err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		t.Fatalf("discovery client: %v", err)
+	}
+	v, err := dc.ServerVersion()
+	if err != nil {
+		t.Fatalf("server version: %v", err)
+	}
+	return v.GitVersion
+}
