@@ -60,6 +60,7 @@ func TestEveryRenderIsStoredAsSent(t *testing.T) {
 	h.ApplyPrometheusOperatorCRDs(t, env)
 	h.ApplyCertManagerCRDs(t, env)
 	ns := h.NewNamespace(t, env, "e2e-stored")
+	storedControls(t, env, ns, version)
 
 	files, err := filepath.Glob(filepath.Join(env.Examples, "*.yaml"))
 	require.NoError(t, err)
@@ -93,6 +94,45 @@ func TestEveryRenderIsStoredAsSent(t *testing.T) {
 		t.Errorf("%s on Kubernetes %s: %d of %d objects not stored as sent:\n%s", name, version, countObjects(res.Findings), res.Objects, h.FindingsText(res.Findings))
 	}
 	t.Logf("MEASURE stored-as-sent on Kubernetes %s: %d renders (%d objects), %d clean, failed: %s", version, len(renders), total, clean, strings.Join(failed, " "))
+}
+
+// Positive controls: the round trip sees what an API server silently drops. Every version resets the status a
+// Deployment is created with; a 1.30 server keeps Service.spec.trafficDistribution behind a feature gate that is off
+// (alpha until 1.31) and drops it without an error, even under strict field validation.
+func storedControls(t *testing.T, env *h.Env, ns *h.NS, version string) {
+	t.Helper()
+	controls := []struct{ manifest, dropped string }{{`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: stored-control}
+spec:
+  selector: {matchLabels: {app: stored-control}}
+  template:
+    metadata: {labels: {app: stored-control}}
+    spec: {containers: [{name: c, image: stored-control:1}]}
+status: {replicas: 7}
+`, ".status.replicas"}}
+	var minor int
+	_, err := fmt.Sscanf(version, "v1.%d", &minor)
+	require.NoError(t, err, "version %s", version)
+	if minor < 31 {
+		controls = append(controls, struct{ manifest, dropped string }{`apiVersion: v1
+kind: Service
+metadata: {name: stored-control}
+spec:
+  selector: {app: stored-control}
+  ports: [{port: 80}]
+  trafficDistribution: PreferClose
+`, ".spec.trafficDistribution"})
+	}
+	for _, c := range controls {
+		res := h.RoundTrip(t, env, ns.Name, []byte(c.manifest), h.RoundTripOptions{})
+		if assert.Len(t, res.Findings, 1, "control: exactly one finding expected:\n%s", h.FindingsText(res.Findings)) {
+			f := res.Findings[0]
+			assert.Equal(t, "dropped", f.What, f.String())
+			assert.Equal(t, c.dropped, f.Path, f.String())
+			t.Logf("control on Kubernetes %s: %s", version, f)
+		}
+	}
 }
 
 func countObjects(fs []h.Finding) int {
