@@ -39,6 +39,11 @@ healthy() {
     # created before the registry config (scripts/kind-cluster.yaml) existed: its containerd cannot pull from it
     docker exec "$node" grep -F 'config_path = "/etc/containerd/certs.d"' /etc/containerd/config.toml >/dev/null 2>&1 \
       || { log "node $node has no containerd config_path (registry config)"; return 1; }
+    # created before config() patched kubelet (see there): pods would stop finding kind-loaded images
+    if config "$NODE_IMAGE" | grep -F 'imagePullCredentialsVerificationPolicy: NeverVerify' >/dev/null; then
+      docker exec "$node" grep -x 'imagePullCredentialsVerificationPolicy: NeverVerify' /var/lib/kubelet/config.yaml >/dev/null 2>&1 \
+        || { log "node $node's kubelet re-verifies preloaded images (created before the kubelet patch)"; return 1; }
+    fi
   done
   [ "$n" = "$NODES" ] || { log "cluster has $n nodes, $NODES wanted"; return 1; }
   "$KIND" get kubeconfig --name "$NAME" > "$KCFG" 2>/dev/null || { log "cannot read the kubeconfig"; return 1; }
@@ -61,10 +66,15 @@ config() { # NODE_IMAGE
   echo "nodes:"
   echo "  - role: control-plane"
   for (( i = 1; i < NODES; i++ )); do echo "  - role: worker"; done
-  # kubelet refuses cgroup v1 hosts from 1.35 unless told otherwise; this host is cgroup v1 (kubelet config field from
-  # 1.31, so older versions get no patch)
-  if [ "$minor" -ge 35 ] && [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]; then
-    printf 'kubeadmConfigPatches:\n  - |\n    kind: KubeletConfiguration\n    failCgroupV1: false\n'
+  # kubelet 1.35+ (KubeletEnsureSecretPulledImages, on by default) re-verifies the pull credentials of an image it
+  # pulled itself whenever a pod names it by another reference: once the OCI suites have pulled the harness images
+  # from the local registry by digest, a pod naming the same image by its `kind load`ed tag must pull it again,
+  # which fails offline (ErrImagePull from docker.io). Every image here is local and public: NeverVerify, as before
+  # 1.35. And kubelet refuses a cgroup v1 host from 1.35 unless told otherwise. (Both fields are newer than 1.30, so
+  # older versions get no patch.)
+  if [ "$minor" -ge 35 ]; then
+    printf 'kubeadmConfigPatches:\n  - |\n    kind: KubeletConfiguration\n    imagePullCredentialsVerificationPolicy: NeverVerify\n'
+    if [ "$(stat -fc %T /sys/fs/cgroup)" != cgroup2fs ]; then printf '    failCgroupV1: false\n'; fi
   fi
 }
 
