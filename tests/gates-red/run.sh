@@ -17,6 +17,7 @@ cases=(
   "kube-score: the worker loses its PodDisruptionBudget|kube-score|: > templates/worker/pdb.yaml"
   "docs-check: a values comment changed without make docs|docs-check|sed -i 's/^# -- Override the chart name used in resource names.$/# -- Override the chart name (changed)./' values.yaml"
   "helm-compat: Helm 4 renders a different object|helm-compat|printf '{{- if hasPrefix \"v4\" .Capabilities.HelmVersion.Version }}\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: helm4-only\n{{- end }}\n' > templates/drift.yaml"
+  "helm-compat: a value generated at render time (two renders differ)|helm-compat|printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: random\ndata:\n  x: {{ randAlphaNum 8 | quote }}\n' > templates/random.yaml"
   "guards: viaHook no longer reaches the pods|guards|sed -i 's/if .Values.migrations.viaHook -}}/if false -}}/' templates/migrate/_migrate.tpl"
   "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
   "release-metadata: artifacthub.io/images misses the PostgreSQL image|release-metadata|sed -i '/^      image: postgres:/d' Chart.yaml"

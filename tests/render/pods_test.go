@@ -322,8 +322,10 @@ func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(2)}, "postgresql": map[string]any{"image": map[string]any{"tag": float64(16)}}})
 	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:16", container(t, res, "postgresql").Image)
-	res = render(t, nil, "image.tag=1000000", "postgresql.image.tag=15")
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(1000000)}})
 	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
+	res = render(t, nil, "image.tag=2", "postgresql.image.tag=15")
+	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:15", container(t, res, "postgresql").Image)
 
 	_, err := chart.Render(chart.Options{Values: map[string]any{"image": map[string]any{"tag": 1.1}}})

@@ -67,7 +67,7 @@ func TestPasswordFromAnExistingSecretNeverEntersTheURL(t *testing.T) {
 		env := chart.Env(namedContainer(t, sts.Spec.Template.Spec.Containers, name), "POSTGRES_PASSWORD")
 		assert.Equal(t, "pg-pass", env.ValueFrom.SecretKeyRef.Name)
 	}
-	assert.Nil(t, chart.Env(container(t, render(t, nil), "web"), "PGPASSWORD"), "absent otherwise")
+	assert.Nil(t, chart.Env(container(t, render(t, nil, external...), "web"), "PGPASSWORD"), "absent for a URI in your Secret")
 }
 
 func TestBundledTLSFromAnExistingSecret(t *testing.T) {

@@ -1,8 +1,6 @@
 package render
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -223,22 +221,25 @@ func TestWebTLSFromAnExistingSecret(t *testing.T) {
 	assertWebServesTLS(t, res, "my-web-tls")
 }
 
-// Trials: a self-signed certificate generated at install, for the web Service's names, and a NOTES warning.
+// The trial pair is generated in the cluster by the secrets Job (once, kept across upgrades), never rendered.
 func TestWebTLSSelfSignedForTrials(t *testing.T) {
 	res := render(t, nil, "web.tls.enabled=true", "web.tls.selfSigned=true")
-	o := res.Find("Secret", "spacefleet-web-tls")
-	require.NotNil(t, o)
-	s := o.Typed.(*corev1.Secret)
-	assert.Equal(t, corev1.SecretTypeTLS, s.Type)
-	blk, _ := pem.Decode(s.Data["tls.crt"])
-	require.NotNil(t, blk, "tls.crt is PEM")
-	cert, err := x509.ParseCertificate(blk.Bytes)
-	require.NoError(t, err)
-	assert.Contains(t, cert.DNSNames, "spacefleet-web.spacefleet.svc")
-	assert.NotEmpty(t, s.Data["tls.key"])
-	assertWebServesTLS(t, res, "spacefleet-web-tls")
+	assert.Nil(t, res.Find("Secret", "spacefleet-web-tls"), "no rendered pair")
+	assert.Nil(t, res.Find("Secret", "spacefleet-web-selfsigned"), "the Job makes it")
+	job := secretsJob(res)
+	require.NotNil(t, job)
+	var names []string
+	for _, sp := range secretSpecs(job) {
+		if sp.SelfSigned != nil {
+			names = append(names, sp.Name)
+			assert.Equal(t, "kubernetes.io/tls", sp.Type)
+			assert.Contains(t, sp.SelfSigned.DNSNames, "spacefleet-web.spacefleet.svc")
+		}
+	}
+	assert.Equal(t, []string{"spacefleet-web-selfsigned"}, names)
+	assertWebServesTLS(t, res, "spacefleet-web-selfsigned")
 	assert.Contains(t, res.Notes, "web.tls.selfSigned=true")
-	assert.NotContains(t, render(t, nil, webCertManager...).Notes, "self-signed certificate generated at install")
+	assert.NotContains(t, render(t, nil, webCertManager...).Notes, "self-signed certificate generated once")
 }
 
 func TestTLSValuesAreRefused(t *testing.T) {

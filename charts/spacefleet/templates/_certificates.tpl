@@ -55,10 +55,16 @@ spec:
 
 {{- define "spacefleet.certificates.databaseClientPath" -}}/etc/spacefleet/database-client{{- end -}}
 
-{{/* Web HTTPS: the Secret web serves ("" when web.tls is off). */}}
+{{/*
+Web HTTPS: the Secret web serves ("" when web.tls is off): yours, cert-manager's, or the trial pair generated in the
+cluster (templates/secrets/: created once, never rendered, kept across upgrades).
+*/}}
 {{- define "spacefleet.certificates.webSecret" -}}
 {{- if .Values.web.tls.enabled -}}
-{{- .Values.web.tls.existingSecret | default (include "spacefleet.names.object" (dict "ctx" . "suffix" "web-tls")) -}}
+{{- if .Values.web.tls.existingSecret -}}{{ .Values.web.tls.existingSecret }}
+{{- else if include "spacefleet.secrets.generatesWebPair" . -}}{{ include "spacefleet.secrets.webPairSecretName" . }}
+{{- else -}}{{ include "spacefleet.names.object" (dict "ctx" . "suffix" "web-tls") }}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

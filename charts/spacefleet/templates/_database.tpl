@@ -81,48 +81,26 @@ the release's Secret; the migrate hook reads its hook-scoped copy when it has on
 {{- printf "%s.%s.svc" (include "spacefleet.postgresql.fullname" .) .Release.Namespace -}}
 {{- end -}}
 
-{{/*
-The bundled database's password: values first, then the one already in the cluster (so an upgrade never
-rotates a generated password by accident), then a new random one. Computed once per render and kept on the root
-context (shared by every template of the chart), so the Secret and every pod's checksum see the same password.
-*/}}
-{{- define "spacefleet.postgresql.password" -}}
-{{- if not (hasKey . "spacefleetPostgresPassword") -}}
-{{- $pw := .Values.postgresql.auth.password -}}
-{{- if not $pw -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "spacefleet.database.secretName" .) -}}
-{{- if and $existing $existing.data (hasKey $existing.data "password") -}}
-{{- $pw = index $existing.data "password" | b64dec -}}
-{{- else -}}
-{{- $pw = randAlphaNum 32 -}}
-{{- end -}}
-{{- end -}}
-{{- $_ := set . "spacefleetPostgresPassword" $pw -}}
-{{- end -}}
-{{- index . "spacefleetPostgresPassword" -}}
-{{- end -}}
-
 {{/* userinfo-safe escaping: QueryEscape turns a space into "+", which in userinfo would mean a plus. */}}
 {{- define "spacefleet.database.escape" -}}
 {{- urlquery . | replace "+" "%20" -}}
 {{- end -}}
 
 {{/*
-The bundled database's URI for a given password: (dict "ctx" $ "password" $pw). With auth.existingSecret the
-URI carries no password at all: the clients get PGPASSWORD from that Secret instead (see .env).
+The bundled database's URI. It never carries the password: every client gets PGPASSWORD from the Secret that holds
+it (spacefleet.postgresql.passwordRef), which libpq and pgx read when the URI has none. So the password is rendered
+nowhere unless you wrote it into values (postgresql.auth.password), and a generated one not even then.
 With TLS on, the clients verify the server fully against the CA the chart mounts.
 */}}
 {{- define "spacefleet.database.bundledURL" -}}
-{{- $v := .ctx.Values.postgresql.auth -}}
-{{- $userinfo := include "spacefleet.database.escape" $v.username -}}
-{{- if not $v.existingSecret -}}{{- $userinfo = printf "%s:%s" $userinfo (include "spacefleet.database.escape" .password) -}}{{- end -}}
+{{- $v := .Values.postgresql.auth -}}
 {{- $ssl := "sslmode=disable" -}}
-{{- if .ctx.Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .ctx) -}}{{- end -}}
-{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "bundled" -}}
-{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx -}}
+{{- if .Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .) -}}{{- end -}}
+{{- if eq (include "spacefleet.certificates.databaseClient" .) "bundled" -}}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" . -}}
 {{- $ssl = printf "%s&sslcert=%s/tls.crt&sslkey=%s/tls.key" $ssl $dir $dir -}}
 {{- end -}}
-{{- printf "postgres://%s@%s:5432/%s?%s" $userinfo (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) $ssl -}}
+{{- printf "postgres://%s@%s:5432/%s?%s" (include "spacefleet.database.escape" $v.username) (include "spacefleet.postgresql.host" .) (include "spacefleet.database.escape" $v.database) $ssl -}}
 {{- end -}}
 
 {{- define "spacefleet.postgresql.caMountPath" -}}/etc/spacefleet/postgresql-ca{{- end -}}
@@ -131,12 +109,18 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- default (include "spacefleet.names.object" (dict "ctx" . "suffix" "postgresql-tls")) .Values.postgresql.tls.existingSecret -}}
 {{- end -}}
 
-{{/* Where the bundled database's password lives: (list secretName key). */}}
+{{/*
+Where the bundled database's password lives: (list secretName key). Yours (auth.existingSecret), else the release's
+Secret when values give it (auth.password: rotate by changing it), else the one generated in the cluster, once
+(templates/secrets/). Removing auth.password returns to the generated one; every client and the role follow.
+*/}}
 {{- define "spacefleet.postgresql.passwordRef" -}}
 {{- if .Values.postgresql.auth.existingSecret -}}
 {{- list .Values.postgresql.auth.existingSecret (default "password" .Values.postgresql.auth.secretKey) | toJson -}}
-{{- else -}}
+{{- else if .Values.postgresql.auth.password -}}
 {{- list (include "spacefleet.database.secretName" .) "password" | toJson -}}
+{{- else -}}
+{{- list (include "spacefleet.secrets.passwordSecretName" .) "password" | toJson -}}
 {{- end -}}
 {{- end -}}
 
@@ -241,18 +225,19 @@ An explicit sslmode always wins. The URI modes keep their URI's sslmode (nothing
 {{- end -}}
 
 {{/*
-What rolls the pods when the connection changes: for the bundled database the password the Secret will hold
-(values, kept or generated: a rollback or an upgrade that changes it rolls every client and the database pod,
-whose password-sync then applies it), for an existing Secret its name and key (rotate its content with
-`kubectl rollout restart`).
+What rolls the pods when the connection changes: for the bundled database the values' password (a rollback or an
+upgrade that changes it rolls every client and the database pod, whose password-sync then applies it) and where the
+password lives (values, yours, or generated: switching between them rolls everything too); for an existing Secret
+its name and key (rotate its content with `kubectl rollout restart`). Nothing generated is in it: one render.
 */}}
 {{- define "spacefleet.database.checksum" -}}
 {{- if not (hasKey . "spacefleetDatabaseChecksum") -}}
 {{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
 {{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
+{{- /* a generated password is never known here, and never changes: the Secret it lives in stands for it */ -}}
 {{- $pw := "" -}}
-{{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = include "spacefleet.postgresql.password" . -}}{{- end -}}
-{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
+{{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = .Values.postgresql.auth.password | default "" -}}{{- end -}}
+{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) (include "spacefleet.postgresql.passwordRef" .)) -}}
 {{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
 {{- $ext := .Values.externalDatabase -}}
 {{- $_ := set $in "ssl" (list $ext.sslmode $ext.sslrootcert $ext.sslcert $ext.sslkey) -}}
@@ -328,7 +313,7 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 - name: PGSSLKEY
   value: {{ printf "%s/tls.key" $dir | quote }}
 {{- end }}
-{{- if and .ctx.Values.postgresql.enabled .ctx.Values.postgresql.auth.existingSecret }}
+{{- if .ctx.Values.postgresql.enabled }}
 {{- $ref := include "spacefleet.postgresql.passwordRef" .ctx | fromJsonArray }}
 - name: PGPASSWORD
   valueFrom:

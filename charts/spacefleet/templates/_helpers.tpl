@@ -110,9 +110,14 @@ name: {{ .name | quote }}
 namespace: {{ .ctx.Release.Namespace | quote }}
 labels:
   {{- include "spacefleet.labels" (dict "ctx" .ctx "component" .component "extra" .labels) | nindent 2 }}
-{{- with include "spacefleet.annotations" (dict "a" .annotations "b" .ctx.Values.commonAnnotations) }}
+{{- /* what the migrate Job needs (the database, its Secrets, the release ServiceAccount) is the "database" step of _ordering.tpl */ -}}
+{{- $order := dict -}}
+{{- if has .component (list "postgresql" "database" "database-client" "spacefleet") -}}
+{{- $order = include "spacefleet.ordering.annotations" (dict "ctx" .ctx "step" "database") | fromJson -}}
+{{- end -}}
+{{- with include "spacefleet.annotations" (dict "a" .annotations "b" .ctx.Values.commonAnnotations "c" $order) }}
 annotations:
-  {{- . | nindent 2 }}
+  {{- . | trim | nindent 2 }}
 {{- end }}
 {{- end -}}
 

@@ -144,7 +144,7 @@ labels:
   {{- include "spacefleet.labels" (dict "ctx" .ctx "component" .component "extra" .settings.podLabels) | nindent 2 }}
 {{- with include "spacefleet.annotations" (dict "a" .annotations "b" .settings.podAnnotations "c" .ctx.Values.commonAnnotations) }}
 annotations:
-  {{- . | nindent 2 }}
+  {{- . | trim | nindent 2 }}
 {{- end }}
 {{- end -}}
 
