@@ -241,3 +241,9 @@ func TestVolumeClaimTemplatesAreComplete(t *testing.T) {
 	assert.Equal(t, "v1", sts.Spec.VolumeClaimTemplates[0].APIVersion)
 	assert.Equal(t, "PersistentVolumeClaim", sts.Spec.VolumeClaimTemplates[0].Kind)
 }
+
+// NOTES says where a generated password lives (never the password).
+func TestNotesNameTheGeneratedPasswordSecret(t *testing.T) {
+	assert.Contains(t, render(t, nil).Notes, "password: generated once in the cluster into Secret spacefleet-postgresql-password")
+	assert.NotContains(t, render(t, nil, "postgresql.auth.password=given").Notes, "generated once")
+}
