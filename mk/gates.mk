@@ -200,7 +200,7 @@ shellcheck: tools-shellcheck ## shellcheck every shell script of the repository 
 	@scripts/shellcheck.sh '$(SHELLCHECK_ROOT)' '$(abspath $(SHELLCHECK_ROOT))/ci/shellcheck-waivers.txt'
 
 GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck \
-              release-metadata version-increment ct-lint api-deprecations trivy
+              release-metadata changelog version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
 	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \

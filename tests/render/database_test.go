@@ -26,7 +26,7 @@ func TestDatabaseURLComesFromOneSecretInEveryMode(t *testing.T) {
 		"bundled":           {nil, "spacefleet-database", "DATABASE_URL", ""},
 		"inline url":        {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL}, "spacefleet-database", "DATABASE_URL", "spacefleet-migrate-database"},
 		"inline url, plain": {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL, "migrations.useHelmHooks=false"}, "spacefleet-database", "DATABASE_URL", ""},
-		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKey=uri"}, "my-db", "uri", ""},
+		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKeys.url=uri"}, "my-db", "uri", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -173,7 +173,7 @@ func TestAutoscalingLeavesReplicasOutAndPDBsStayCoherent(t *testing.T) {
 func TestNotesWarnWhenAnHPACanScaleWebOut(t *testing.T) {
 	res := render(t, nil, append(external, "web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=4")...)
 	assert.Contains(t, res.Notes, "web.autoscaling.maxReplicas=4 with rateLimiting.backend=memory")
-	assert.Contains(t, res.Notes, "web.autoscaling.maxReplicas=4 without web.service.sessionAffinity=ClientIP")
+	assert.NotContains(t, res.Notes, "sessionAffinity", "Spacefleet keeps no sessions: more than one pod asks for no affinity")
 	res = render(t, nil, append(external, "web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=1")...)
 	assert.NotContains(t, res.Notes, "rateLimiting.backend=memory")
 }
