@@ -21,6 +21,8 @@ cases=(
   "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
   "release-metadata: artifacthub.io/images misses the PostgreSQL image|release-metadata|sed -i '/^      image: postgres:/d' Chart.yaml"
   "release-metadata: no CHANGELOG section for the chart version|release-metadata|sed -i 's/^## \([0-9][^ ]*\) (unreleased)$/## next (unreleased)/' CHANGELOG.md"
+  "changelog: a default changed silently (config.logLevel info -> warn, not in CHANGELOG/UPGRADING)|changelog|sed -i 's/^  logLevel: info$/  logLevel: warn/' values.yaml"
+  "changelog: a new default object not named in CHANGELOG|changelog|printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-silent\n' > templates/silent.yaml"
   "version-increment: the chart changed but its version is the released one|version-increment|sed -i 's/^version: .*/version: 0.1.0/' Chart.yaml"
   "ct lint: trailing spaces in Chart.yaml (ct's yamllint rules)|ct-lint|sed -i 's/^type: application$/type: application   /' Chart.yaml"
   "trivy misconfiguration checks: a container may escalate privileges|trivy|sed -i '0,/allowPrivilegeEscalation: false/s//allowPrivilegeEscalation: true/' values.yaml"

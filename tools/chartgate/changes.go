@@ -2,8 +2,9 @@ package main
 
 // The changelog gate: an upgrade must not bring a change the operator was not told about. Every values.yaml key
 // added, removed or given another default since the newest release, and every object the default render adds or
-// drops, must be named in the CHANGELOG.md section of the chart's version; a removed or re-defaulted key (the
-// operator must act, or at least check) in the UPGRADING.md section too.
+// drops, must be named in the CHANGELOG.md section of the chart's version; in the UPGRADING.md section too when the
+// operator must act or at least check: a removed or re-defaulted key, an added key whose default is not empty
+// (it changes what the same values render, e.g. a new rollout strategy), a dropped default object.
 //
 // The convention, checkable by a machine and readable by an operator: names are written in backticks.
 //   - a key by its dotted path: `web.updateStrategy`, `postgresql.persistence.existingClaim`;
@@ -166,7 +167,10 @@ func diffChart(prevValues, curValues map[string]string, prevObjs, curObjs map[st
 				}
 			}
 			if !parent {
-				out = append(out, change{"added key", k, "default " + v, false})
+				// a new key with a default that is not empty renders something 0.1.0 did not (or will, once its
+				// feature is on): the operator upgrading reads it in UPGRADING.md
+				acts := v != `""` && v != "{}" && v != "[]" && v != "null" && v != "false"
+				out = append(out, change{"added key", k, "default " + v, acts})
 			}
 		case pv != v:
 			out = append(out, change{"re-defaulted key", k, pv + " → " + v, true})
@@ -265,7 +269,7 @@ func changesCheck(prevDir, prevVersion, prevRender, dir, render string, list boo
 	for _, k := range []string{"added key", "removed key", "re-defaulted key", "new default object", "dropped default object"} {
 		parts = append(parts, fmt.Sprintf("%d %ss", counts[k], k))
 	}
-	fmt.Fprintf(w, "changelog: %s → %s: %s; every one named in CHANGELOG.md (removed and re-defaulted keys, dropped objects in UPGRADING.md too)\n",
+	fmt.Fprintf(w, "changelog: %s → %s: %s; every one named in CHANGELOG.md (and in UPGRADING.md: removed and re-defaulted keys, added keys with a default, dropped objects)\n",
 		prevVersion, c.Version, strings.Join(parts, ", "))
 	return nil
 }
