@@ -116,7 +116,13 @@ GATES_WAIVERS := ci/kube-score-waivers.txt
 # both renders are deterministic (the generated-password path is covered by tests/render).
 GATES_COMPAT_SET := --set postgresql.auth.password=helm-compat-fixed-password
 
-GATES_ALL_VALUES := default $(GATES_EXAMPLES)
+# The layered stacks of examples/values/layered/ (base.yaml + one overlay), written base+overlay: each is one more
+# "values" entry of the gates below, rendered with -f base -f overlay (GATES_ARGS) and named by GATES_NAME.
+GATES_STACKS     := $(foreach o,$(filter-out %/base.yaml,$(sort $(wildcard examples/values/layered/*.yaml))),examples/values/layered/base.yaml+$(o))
+GATES_ALL_VALUES := default $(GATES_EXAMPLES) $(GATES_STACKS)
+# shell snippets for a GATES_ALL_VALUES entry in $$f: its helm arguments, and a file name unique among the entries
+GATES_ARGS = $$( [ "$$f" = default ] || echo "-f $$f" | sed 's/+/ -f /g' )
+GATES_NAME = $$(echo "$$f" | sed 's|^examples/values/||; s|\.yaml||g; s|[/+]|-|g')
 
 .PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck
 
@@ -132,11 +138,11 @@ schemas: tools-repo ## generate strict, standalone kubeconform JSON schemas for 
 	done
 
 lint: tools-yamllint tools-helm3 tools-helm4 ## yamllint values + examples, and `helm lint --strict` under Helm 3 and Helm 4 with every example
-	@set -e; yamllint -c .yamllint $(GATES_CHART)/values.yaml $(GATES_EXAMPLES) || { echo "lint: yamllint failed" >&2; exit 1; }; \
-	echo "yamllint: ok ($(words $(GATES_EXAMPLES)) examples + values.yaml)"; \
+	@set -e; yamllint -c .yamllint $(GATES_CHART)/values.yaml $(GATES_EXAMPLES) $(wildcard examples/values/layered/*.yaml) || { echo "lint: yamllint failed" >&2; exit 1; }; \
+	echo "yamllint: ok ($(words $(GATES_EXAMPLES)) examples, $(words $(wildcard examples/values/layered/*.yaml)) layered files + values.yaml)"; \
 	mkdir -p $(GATES_OUT); fail=0; \
 	for h in $(GATES_HELM3) $(GATES_HELM4); do v=$$("$$h" version --template '{{ .Version }}'); for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  args=$(GATES_ARGS); \
 	  if "$$h" lint --strict $(GATES_CHART) $$args > $(GATES_OUT)/lint.log 2>&1; then \
 	    echo "helm $$v lint --strict $$f: ok"; \
 	  else echo "helm $$v lint --strict $$f: FAIL"; sed 's/^/    /' $(GATES_OUT)/lint.log; fail=1; fi; \
@@ -147,8 +153,8 @@ lint: tools-yamllint tools-helm3 tools-helm4 ## yamllint values + examples, and 
 kubeconform: tools-helm3 tools-kubeconform schemas ## render every example for the oldest and newest Kubernetes and validate offline, strict
 	@set -e; fail=0; mkdir -p $(GATES_OUT)/kubeconform; \
 	for v in $(GATES_K8S); do for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
-	  out=$(GATES_OUT)/kubeconform/$$v-$$(basename $$f .yaml).yaml; \
+	  args=$(GATES_ARGS); \
+	  out=$(GATES_OUT)/kubeconform/$$v-$(GATES_NAME).yaml; \
 	  if ! $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $$v $$args > $$out 2> $$out.err; then \
 	    echo "kubeconform $$v $$f: FAIL (helm template)"; sed 's/^/    /' $$out.err; fail=1; continue; fi; \
 	  if res=$$(kubeconform -strict -summary -output text -kubernetes-version "$${v#v}" -skip Certificate \
@@ -182,8 +188,8 @@ docs-check: tools-helm-docs ## fail when the committed chart README is not what 
 helm-compat: tools-helm3 tools-helm4 tools-repo ## Helm 3 and Helm 4 render every example to the same objects (parsed, not text)
 	@set -e; fail=0; mkdir -p $(GATES_OUT)/helm-compat; \
 	for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
-	  out=$(GATES_OUT)/helm-compat/$$(basename $$f .yaml); \
+	  args=$(GATES_ARGS); \
+	  out=$(GATES_OUT)/helm-compat/$(GATES_NAME); \
 	  $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args $(GATES_COMPAT_SET) > $$out.helm3.yaml; \
 	  $(GATES_HELM4) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args $(GATES_COMPAT_SET) > $$out.helm4.yaml; \
 	  if res=$$(chartgate compare $$out.helm3.yaml $$out.helm4.yaml 2>&1); then echo "helm-compat $$f: $$res"; \

@@ -121,13 +121,13 @@ tools-misconf:
 tools-apicheck:
 	@mkdir -p "$(BIN)"; go build -o "$(BIN)/apicheck" ./tools/apicheck
 
-# render_examples DIR KUBE-VERSION: every example (and the defaults) rendered into DIR/NAME.yaml, Helm 3.
+# render_examples DIR KUBE-VERSION: every example, layered stack and the defaults rendered into DIR/NAME.yaml, Helm 3.
 define render_examples
 	mkdir -p $(1); for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  args=$(GATES_ARGS); name=$(GATES_NAME); \
 	  $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(2) $$args \
-	    > $(1)/$$(basename $$f .yaml).yaml 2> $(1)/$$(basename $$f .yaml).err \
-	    || { echo "render $$f for Kubernetes $(2): FAIL"; sed 's/^/    /' $(1)/$$(basename $$f .yaml).err; exit 1; }; \
+	    > $(1)/$$name.yaml 2> $(1)/$$name.err \
+	    || { echo "render $$f for Kubernetes $(2): FAIL"; sed 's/^/    /' $(1)/$$name.err; exit 1; }; \
 	done
 endef
 

@@ -322,6 +322,9 @@ func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(2)}, "postgresql": map[string]any{"image": map[string]any{"tag": float64(16)}}})
 	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:16", container(t, res, "postgresql").Image)
+	// a date-like tag read from a values file (float64 20240101) stays its digits, never 2.0240101e+07
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(20240101)}})
+	assert.Equal(t, "spacefleet/spacefleet:20240101", container(t, res, "web").Image)
 	res = render(t, nil, "image.tag=1000000", "postgresql.image.tag=15")
 	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
 	assert.Equal(t, "postgres:15", container(t, res, "postgresql").Image)

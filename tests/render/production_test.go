@@ -321,6 +321,10 @@ func TestBundledParameters(t *testing.T) {
 	assert.Equal(t, []string{"-c", "max_connections=200", "-c", "pg_stat_statements.track=all", "-c", "shared_buffers=256MB", "-c", "work_mem=4000000"}, args(res),
 		"one -c per parameter, numbers in plain digits")
 	assert.Empty(t, args(render(t, nil)), "none by default")
+	// a values file reads 4000000 as a float: still plain digits
+	fromFile, err := chart.Render(chart.Options{Values: map[string]any{"postgresql": map[string]any{"parameters": map[string]any{"work_mem": 4000000.0, "checkpoint_completion_target": 0.9}}}})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"-c", "checkpoint_completion_target=0.9", "-c", "work_mem=4000000"}, args(fromFile))
 	tls := args(render(t, nil, "postgresql.tls.enabled=true", "postgresql.tls.existingSecret=pg-tls", "postgresql.parameters.max_connections=50"))
 	assert.Equal(t, []string{"-c", "ssl=on"}, tls[:2], "the chart's TLS arguments come first")
 	assert.Equal(t, []string{"-c", "max_connections=50"}, tls[len(tls)-2:])

@@ -2,6 +2,8 @@ package render
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -200,3 +202,26 @@ func TestRenamedKeysKeepWorking(t *testing.T) {
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 func splitDots(s string) []string { return strings.Split(s, ".") }
+
+// Every template that renders output includes spacefleet.deprecations.apply first, so no template reads a value
+// before a renamed key has been moved to its new name (Helm renders templates in an order of its own).
+func TestTemplatesApplyRenamesFirst(t *testing.T) {
+	root := filepath.Join(chart.Dir(), "templates")
+	n := 0
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasPrefix(info.Name(), "_") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		first := strings.SplitN(string(b), "\n", 2)[0]
+		rel, _ := filepath.Rel(root, p)
+		assert.Regexpf(t, `^\{\{- include "spacefleet\.deprecations\.apply" \. -?\}\}$`, first, "templates/%s must start with the deprecations include", rel)
+		n++
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Greater(t, n, 20)
+}

@@ -145,7 +145,7 @@ URI pasted into host may hold one: that message does not repeat it).
 {{- end -}}
 {{- end -}}
 
-{{/* The page's "no such file or directory" row, caught at helm install instead of in a Job log. */}}
+{{/* The migrate Job's "no such file or directory" failure, caught at helm install instead of in a Job log. */}}
 {{- define "spacefleet.validate.tlsPaths" -}}
 {{- $url := .Values.externalDatabase.url -}}
 {{- if not .Values.postgresql.enabled -}}

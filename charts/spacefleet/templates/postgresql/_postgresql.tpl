@@ -2,7 +2,7 @@
 Applies the password in the Secret to the role over the local socket (trusted inside the pod), at every
 start of the database pod, before the pod turns Ready. A changed password rolls this pod (checksum), so
 `helm upgrade --set postgresql.auth.password=NEW` rotates the role without the old password and without
-locking the app out (the certctl trap). The password travels on stdin, never in argv or a log line.
+locking the app out (the official image applies POSTGRES_PASSWORD only when it creates the data directory). The password travels on stdin, never in argv or a log line.
 */}}
 {{- define "spacefleet.postgresql.passwordSyncScript" -}}
 set -eu
