@@ -335,12 +335,12 @@ func TestBundledParameters(t *testing.T) {
 		set  []string
 		want string
 	}{
-		"an upper-case name":          {[]string{"postgresql.parameters.Max_Connections=1"}, `postgresql.parameters: "Max_Connections" is not a PostgreSQL parameter name`},
-		"an injected argument":        {[]string{"postgresql.parameters.a=b -c ssl=off"}, ""},
-		"a name the chart sets":       {[]string{"postgresql.parameters.port=5433"}, "postgresql.parameters.port is set by the chart itself"},
-		"an ssl setting":              {[]string{"postgresql.parameters.ssl_min_protocol_version=TLSv1.3"}, "postgresql.parameters.ssl_min_protocol_version is set by the chart itself"},
-		"a multi-line value":          {nil, "postgresql.parameters.shared_preload_libraries must be one value on one line"},
-		"an object":                   {[]string{"postgresql.parameters.x.y=1"}, ""},
+		"an upper-case name":    {[]string{"postgresql.parameters.Max_Connections=1"}, `postgresql.parameters: "Max_Connections" is not a PostgreSQL parameter name`},
+		"an injected argument":  {[]string{"postgresql.parameters.a=b -c ssl=off"}, ""},
+		"a name the chart sets": {[]string{"postgresql.parameters.port=5433"}, "postgresql.parameters.port is set by the chart itself"},
+		"an ssl setting":        {[]string{"postgresql.parameters.ssl_min_protocol_version=TLSv1.3"}, "postgresql.parameters.ssl_min_protocol_version is set by the chart itself"},
+		"a multi-line value":    {nil, "postgresql.parameters.shared_preload_libraries must be one value on one line"},
+		"an object":             {[]string{"postgresql.parameters.x.y=1"}, ""},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var err error

@@ -118,7 +118,7 @@ func TestDeprecations(t *testing.T) {
 {{ dict "applied" ($applied | fromJsonArray) "replicas" .Values.web.replicas "service" .Values.web.service | toJson }}`}
 	}
 	type out struct {
-		Applied []struct{ Key, New string }
+		Applied  []struct{ Key, New string }
 		Replicas float64
 		Service  map[string]any
 	}
