@@ -167,11 +167,11 @@ func TestNotesWarningsCanBeCleared(t *testing.T) {
 // Informational lines (what to run after changing a Secret) are not warnings: they live under "Operating notes".
 func TestNotesSeparateOperatingNotesFromWarnings(t *testing.T) {
 	notes := render(t, example("external-secret.yaml")).Notes
-	assert.Contains(t, notes, "Operating notes:\n  - The connection URI comes from Secret spacefleet-db (key DATABASE_URL): after you change it, restart web and worker")
+	assert.Contains(t, notes, "Operating notes (not warnings: what to do later):\n  - The connection URI comes from Secret spacefleet-db (key DATABASE_URL): after you change it, restart web and worker")
 	assert.Contains(t, notes, "rollout restart deployment/spacefleet-web deployment/spacefleet-worker")
 	assert.NotContains(t, notes, "WARNING")
 	notes = render(t, example("cloudnativepg-parts.yaml")).Notes
-	assert.Contains(t, notes, "Operating notes:\n  - The connection parts come from Secret spacefleet-pg-app")
+	assert.Contains(t, notes, "Operating notes (not warnings: what to do later):\n  - The connection parts come from Secret spacefleet-pg-app")
 	assert.NotContains(t, render(t, nil).Notes, "Operating notes", "nothing to say: no section")
 }
 
