@@ -22,8 +22,8 @@ GATES_SCHEMAS    := $(CACHE)/schemas
 GATES_K8S        := $(K8S_OLDEST_VERSION) $(K8S_VERSION)
 GATES_RELEASE    := spacefleet
 GATES_NAMESPACE  := spacefleet
-# Examples scored by kube-score: the default values and the two production examples.
-GATES_SCORED     := default examples/values/external-secret.yaml examples/values/prod-ha.yaml
+# Examples scored by kube-score: the default values and the production examples.
+GATES_SCORED     := default examples/values/external-secret.yaml examples/values/prod-ha.yaml examples/values/production.yaml
 # Go tools of this repo are built from their own modules whenever their sources change.
 GATES_TOOLS_HASH := $(shell cat tools/k8sschema/go.mod tools/k8sschema/*.go tools/chartgate/go.mod tools/chartgate/go.sum tools/chartgate/*.go 2>/dev/null | sha256sum | cut -c1-16)
 # Schemas are regenerated only when the generator changes.
