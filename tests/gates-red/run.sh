@@ -26,6 +26,8 @@ cases=(
   "release-metadata: the chart's LICENSE differs from the repository's (the root LICENSE is read from the repository)|release-metadata|printf 'Copyright 2026 someone else\n' >> LICENSE"
   "release-metadata: .helmignore drops LICENSE, so the package carries none|release-metadata|printf 'LICENSE\n' >> .helmignore"
   "release-metadata: the LICENSE is not the unmodified Apache-2.0 text (root and chart copies edited alike)|release-metadata|sed -i '0,/royalty-free, irrevocable$/s//royalty-free, revocable/' LICENSE && cp LICENSE gate-LICENSE"
+  "changelog: a default changed silently (config.logLevel info -> warn, not in CHANGELOG/UPGRADING)|changelog|sed -i 's/^  logLevel: info$/  logLevel: warn/' values.yaml"
+  "changelog: a new default object not named in CHANGELOG|changelog|printf 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-silent\n' > templates/silent.yaml"
   "version-increment: the chart changed but its version is the released one|version-increment|sed -i 's/^version: .*/version: 0.1.0/' Chart.yaml"
   "ct lint: trailing spaces in Chart.yaml (ct's yamllint rules)|ct-lint|sed -i 's/^type: application$/type: application   /' Chart.yaml"
   "trivy misconfiguration checks: a container may escalate privileges|trivy|sed -i '0,/allowPrivilegeEscalation: false/s//allowPrivilegeEscalation: true/' values.yaml"

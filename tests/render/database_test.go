@@ -26,7 +26,7 @@ func TestDatabaseURLComesFromOneSecretInEveryMode(t *testing.T) {
 		"bundled":           {nil, "spacefleet-database", "DATABASE_URL", ""},
 		"inline url":        {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL}, "spacefleet-database", "DATABASE_URL", "spacefleet-migrate-database"},
 		"inline url, plain": {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL, "migrations.useHelmHooks=false"}, "spacefleet-database", "DATABASE_URL", ""},
-		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKey=uri"}, "my-db", "uri", ""},
+		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKeys.url=uri"}, "my-db", "uri", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -169,27 +169,27 @@ func TestDatabaseChecksumFollowsTheEffectivePassword(t *testing.T) {
 
 // config.extraVolumes / extraVolumeMounts reach web, worker, migrate and the test pod, and nothing else.
 func TestExtraVolumesReachEveryDatabaseClient(t *testing.T) {
-	res := render(t, example("rds-verify-full.yaml"))
+	res := render(t, example("mtls.yaml"))
 	for _, c := range dbClients {
 		w := res.Workloads()[c]
 		require.NotNilf(t, w.Pod, "%s missing", c)
 		var vol *corev1.Volume
 		for i := range w.Pod.Volumes {
-			if w.Pod.Volumes[i].Name == "rds-ca" {
+			if w.Pod.Volumes[i].Name == "db-ca" {
 				vol = &w.Pod.Volumes[i]
 			}
 		}
-		require.NotNilf(t, vol, "%s has no rds-ca volume", c)
+		require.NotNilf(t, vol, "%s has no db-ca volume", c)
 		require.NotNil(t, vol.ConfigMap)
-		assert.Equal(t, "rds-ca-bundle", vol.ConfigMap.Name)
+		assert.Equal(t, "db-ca", vol.ConfigMap.Name)
 		var mount *corev1.VolumeMount
 		for i, m := range w.Pod.Containers[0].VolumeMounts {
-			if m.Name == "rds-ca" {
+			if m.Name == "db-ca" {
 				mount = &w.Pod.Containers[0].VolumeMounts[i]
 			}
 		}
-		require.NotNilf(t, mount, "%s has no rds-ca mount", c)
-		assert.Equal(t, "/etc/ssl/rds", mount.MountPath)
+		require.NotNilf(t, mount, "%s has no db-ca mount", c)
+		assert.Equal(t, "/etc/ssl/db-ca", mount.MountPath)
 		assert.True(t, mount.ReadOnly)
 	}
 	// Without extra volumes, none are invented.
@@ -205,7 +205,7 @@ func TestSSLDefaultsForOperatorSecretsBecomeLibpqEnv(t *testing.T) {
 		require.NotNilf(t, mode, "%s: PGSSLMODE", c)
 		assert.Equal(t, "verify-full", mode.Value)
 		require.NotNilf(t, root, "%s: PGSSLROOTCERT", c)
-		assert.Equal(t, "/etc/ssl/cnpg/ca.crt", root.Value)
+		assert.Equal(t, "/etc/spacefleet/database-ca/ca.crt", root.Value, "the CA of externalDatabase.tls.ca")
 	}
 	plain := render(t, nil, external...)
 	assert.Nil(t, chart.Env(container(t, plain, "web"), "PGSSLMODE"), "absent unless set")

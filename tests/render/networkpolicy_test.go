@@ -179,14 +179,15 @@ var netpolOn = []string{"networkPolicy.enabled=true"}
 func TestNetworkPolicyOffRendersNone(t *testing.T) {
 	assert.Empty(t, render(t, nil).All("NetworkPolicy"), "networkPolicy.enabled defaults to false")
 	assert.Empty(t, render(t, nil, external...).All("NetworkPolicy"))
-	assert.Len(t, render(t, nil, netpolOn...).All("NetworkPolicy"), 5, "on: web, worker, migrate, dbcheck, postgresql")
+	assert.Len(t, render(t, nil, netpolOn...).All("NetworkPolicy"), 6, "on: web, worker, migrate, dbcheck, postgresql, and the secrets Job's (a generated password)")
+	assert.Len(t, render(t, nil, append([]string{"postgresql.auth.password=x"}, netpolOn...)...).All("NetworkPolicy"), 5, "nothing generated: no secrets Job, no policy for it")
 }
 
 // Bitnami's way: one policy per component, each selecting exactly its component's pods.
 func TestNetworkPolicyOnePerComponent(t *testing.T) {
 	res := render(t, nil, netpolOn...)
 	pols := policies(res)
-	comps := []string{"web", "worker", "migrate", "dbcheck", "postgresql"}
+	comps := []string{"web", "worker", "migrate", "dbcheck", "postgresql", "secrets"}
 	for _, c := range comps {
 		o := res.Find("NetworkPolicy", "spacefleet-"+c)
 		require.NotNilf(t, o, "NetworkPolicy spacefleet-%s", c)

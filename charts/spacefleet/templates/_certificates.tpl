@@ -44,8 +44,8 @@ spec:
 {{/* The database client certificate, when the chart provides one: "bundled", "external" or "". */}}
 {{- define "spacefleet.certificates.databaseClient" -}}
 {{- if .Values.postgresql.enabled -}}
-{{- if and .Values.postgresql.tls.enabled .Values.postgresql.tls.clientCertificates.enabled }}bundled{{ end -}}
-{{- else if .Values.externalDatabase.clientCertificate.certManager.issuerRef.name -}}external
+{{- if and .Values.postgresql.tls.enabled .Values.postgresql.tls.clientCertificate.enabled }}bundled{{ end -}}
+{{- else if ((include "spacefleet.database.clientCertificateValues" . | fromJson).issuerRef | default dict).name -}}external
 {{- end -}}
 {{- end -}}
 

@@ -134,7 +134,12 @@ The schema refuses a fraction where a whole number belongs, and values beyond a 
 
 {{/* An image tag as text: an integral number (an unquoted 16, `--set tag=2`) in plain digits, never 1.6e+01. */}}
 {{- define "spacefleet.images.tag" -}}
-{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}{{ include "spacefleet.int" . }}{{- else -}}{{ toString . }}{{- end -}}
+{{- include "spacefleet.scalar" . -}}
+{{- end -}}
+
+{{/* A scalar value as text: an integral number in plain digits, anything else as toString prints it. */}}
+{{- define "spacefleet.scalar" -}}
+{{- if and (or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .)) (eq (floor .) (float64 .)) -}}{{ include "spacefleet.int" . }}{{- else -}}{{ toString . }}{{- end -}}
 {{- end -}}
 
 {{- define "spacefleet.yaml" -}}
