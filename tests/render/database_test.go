@@ -84,23 +84,23 @@ func TestBundledModeComposesURLForItsOwnService(t *testing.T) {
 	url := secretData(t, res, "spacefleet-database", "DATABASE_URL")
 	assert.Equal(t, "postgres://fleet@spacefleet-postgresql.spacefleet.svc:5432/ships?sslmode=disable", url,
 		"the URI never carries the password: PGPASSWORD does")
-	assert.Equal(t, "s3cret p@ss", secretData(t, res, "spacefleet-database", "password"))
+	assert.NotContains(t, res.Find("Secret", "spacefleet-database").Typed.(*corev1.Secret).Data, "password")
 
 	sts := res.Find("StatefulSet", "spacefleet-postgresql")
 	require.NotNil(t, sts)
 	ss := sts.Typed.(*appsv1.StatefulSet)
 	assert.EqualValues(t, 1, *ss.Spec.Replicas)
 	require.Len(t, ss.Spec.VolumeClaimTemplates, 1, "bundled database needs a PVC")
+	want := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "spacefleet-postgresql-password"}, Key: "password"}
 	pw := chart.Env(ss.Spec.Template.Spec.Containers[0], "POSTGRES_PASSWORD")
 	require.NotNil(t, pw)
 	require.NotNil(t, pw.ValueFrom.SecretKeyRef, "POSTGRES_PASSWORD must come from the Secret")
-	assert.Equal(t, "spacefleet-database", pw.ValueFrom.SecretKeyRef.Name)
+	assert.Equal(t, want, *pw.ValueFrom.SecretKeyRef, "the password values gave, set into the one password Secret")
 	for _, c := range dbClients {
 		e := chart.Env(container(t, res, c), "PGPASSWORD")
 		require.NotNilf(t, e, "%s: PGPASSWORD", c)
 		require.NotNilf(t, e.ValueFrom, "%s: PGPASSWORD from a Secret, never a literal", c)
-		assert.Equalf(t, corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "spacefleet-database"}, Key: "password"},
-			*e.ValueFrom.SecretKeyRef, "%s: the password values gave, from the release's Secret", c)
+		assert.Equalf(t, want, *e.ValueFrom.SecretKeyRef, "%s", c)
 	}
 	assert.NotNil(t, res.Find("Service", "spacefleet-postgresql"))
 }
@@ -163,7 +163,7 @@ func TestDatabaseChecksumFollowsTheEffectivePassword(t *testing.T) {
 	}
 	a, b := sums(render(t, nil, "postgresql.auth.password=a")), sums(render(t, nil, "postgresql.auth.password=b"))
 	assert.NotEqual(t, a, b, "a rotation rolls every client and the database pod (its password-sync applies it)")
-	assert.NotEqual(t, gen, a, "giving a password (or dropping it, back to the generated one) rolls everything")
+	assert.NotEqual(t, gen, a, "giving a password rolls everything")
 	assert.NotEqual(t, gen, sums(render(t, nil, "postgresql.auth.existingSecret=mine")), "moving to your own Secret rolls everything")
 }
 

@@ -2,6 +2,7 @@ package render
 
 import (
 	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,7 +39,8 @@ type secretSpec struct {
 		CommonName string   `json:"commonName"`
 		DNSNames   []string `json:"dnsNames"`
 	} `json:"selfSigned"`
-	Fix string `json:"fix"`
+	Set map[string]string `json:"set"`
+	Fix string            `json:"fix"`
 }
 
 func secretSpecs(job *batchv1.Job) []secretSpec {
@@ -51,11 +53,14 @@ func secretSpecs(job *batchv1.Job) []secretSpec {
 	return specs
 }
 
-func secretsJob(res *chart.Result) *batchv1.Job {
-	for _, j := range res.All("Job") {
-		if job := j.Typed.(*batchv1.Job); job.Labels["app.kubernetes.io/component"] == "secrets" {
-			return job
-		}
+// secretsJob: the create-if-missing Job (<fullname>-secrets); passwordSetJob: the one that writes the values' password.
+func secretsJob(res *chart.Result) *batchv1.Job { return jobNamed(res, "spacefleet-secrets") }
+
+func passwordSetJob(res *chart.Result) *batchv1.Job { return jobNamed(res, "spacefleet-password-set") }
+
+func jobNamed(res *chart.Result, name string) *batchv1.Job {
+	if o := res.Find("Job", name); o != nil {
+		return o.Typed.(*batchv1.Job)
 	}
 	return nil
 }
@@ -188,9 +193,55 @@ func TestGeneratedSecretsJob(t *testing.T) {
 	assert.Equal(t, "spacefleet-web-selfsigned", served)
 
 	// nothing to generate, no Job
-	for _, set := range [][]string{{"postgresql.auth.password=given"}, {"postgresql.auth.existingSecret=mine"}, external} {
+	for _, set := range [][]string{{"postgresql.auth.existingSecret=mine"}, external} {
 		assert.Nilf(t, secretsJob(render(t, nil, set...)), "%v: nothing to generate", set)
+		assert.Nilf(t, passwordSetJob(render(t, nil, set...)), "%v: no password to set", set)
 	}
+	assert.Nil(t, passwordSetJob(res), "no password in values: nothing to set")
+}
+
+// A password values give is written into <fullname>-postgresql-password by the password-set hook, after the
+// pre-upgrade migrate Job (which connects with the password the database has until it rolls) and before the database
+// and the app roll onto it; the ensure Job still creates the Secret first (adopting an older release's password).
+func TestGivenPasswordIsSetAfterTheMigrateHook(t *testing.T) {
+	res := render(t, nil, "postgresql.auth.password=s3cret p@ss")
+	ensure := secretsJob(res)
+	require.NotNil(t, ensure, "the Secret exists before the pre-upgrade migrate Job reads it")
+	require.Len(t, secretSpecs(ensure), 1)
+	assert.Equal(t, "spacefleet-postgresql-password", secretSpecs(ensure)[0].Name)
+	assert.NotEmpty(t, secretSpecs(ensure)[0].Adopt)
+
+	set := passwordSetJob(res)
+	require.NotNil(t, set)
+	specs := secretSpecs(set)
+	require.Len(t, specs, 1)
+	assert.Equal(t, "spacefleet-postgresql-password", specs[0].Name)
+	assert.Equal(t, map[string]string{"password": "SPACEFLEET_GIVEN_PASSWORD"}, specs[0].Set)
+	e := chart.Env(set.Spec.Template.Spec.Containers[0], "SPACEFLEET_GIVEN_PASSWORD")
+	require.NotNil(t, e)
+	require.NotNil(t, e.ValueFrom, "from a Secret, never a literal env value")
+	assert.Equal(t, corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "spacefleet-password-set"}, Key: "password"}, *e.ValueFrom.SecretKeyRef)
+	given := res.Find("Secret", "spacefleet-password-set")
+	require.NotNil(t, given)
+	assert.Equal(t, "s3cret p@ss", string(given.Typed.(*corev1.Secret).Data["password"]))
+
+	weight := func(o *chart.Object) int {
+		w, err := strconv.Atoi(o.Raw["metadata"].(map[string]any)["annotations"].(map[string]any)["helm.sh/hook-weight"].(string))
+		require.NoError(t, err)
+		return w
+	}
+	migrate, _ := migrateJob(t, res)
+	assert.Less(t, weight(res.Find("Job", "spacefleet-secrets")), weight(migrate), "the Secret exists before migrate")
+	assert.Greater(t, weight(given), weight(migrate), "the given password is written after the pre-upgrade migrate Job")
+	assert.Greater(t, weight(res.Find("Job", "spacefleet-password-set")), weight(given))
+	for _, o := range []*chart.Object{given, res.Find("Job", "spacefleet-password-set")} {
+		ann := o.Raw["metadata"].(map[string]any)["annotations"].(map[string]any)
+		assert.Equal(t, "pre-install,pre-upgrade", ann["helm.sh/hook"], "Argo CD: PreSync, before the database rolls")
+		assert.Equal(t, "before-hook-creation,hook-succeeded", ann["helm.sh/hook-delete-policy"], "the password's hook Secret goes when the phase ends")
+	}
+	role := res.Find("Role", "spacefleet-secrets").Typed.(*rbacv1.Role)
+	assert.Equal(t, []string{"spacefleet-postgresql-password"}, role.Rules[0].ResourceNames)
+	assert.Contains(t, res.Notes, "set from postgresql.auth.password")
 }
 
 // Ordering without Helm's lifecycle: under Argo CD the migrate Job is a Sync hook in wave -1, after the database (wave
@@ -242,8 +293,9 @@ func TestVolumeClaimTemplatesAreComplete(t *testing.T) {
 	assert.Equal(t, "PersistentVolumeClaim", sts.Spec.VolumeClaimTemplates[0].Kind)
 }
 
-// NOTES says where a generated password lives (never the password).
+// NOTES says where the password lives (never the password).
 func TestNotesNameTheGeneratedPasswordSecret(t *testing.T) {
-	assert.Contains(t, render(t, nil).Notes, "password: generated once in the cluster into Secret spacefleet-postgresql-password")
+	assert.Contains(t, render(t, nil).Notes, "password: in Secret spacefleet-postgresql-password (key password; generated once in the cluster")
 	assert.NotContains(t, render(t, nil, "postgresql.auth.password=given").Notes, "generated once")
+	assert.NotContains(t, render(t, nil, "postgresql.auth.password=given").Notes, "given")
 }

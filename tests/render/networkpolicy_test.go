@@ -180,7 +180,7 @@ func TestNetworkPolicyOffRendersNone(t *testing.T) {
 	assert.Empty(t, render(t, nil).All("NetworkPolicy"), "networkPolicy.enabled defaults to false")
 	assert.Empty(t, render(t, nil, external...).All("NetworkPolicy"))
 	assert.Len(t, render(t, nil, netpolOn...).All("NetworkPolicy"), 6, "on: web, worker, migrate, dbcheck, postgresql, and the secrets Job's (a generated password)")
-	assert.Len(t, render(t, nil, append([]string{"postgresql.auth.password=x"}, netpolOn...)...).All("NetworkPolicy"), 5, "nothing generated: no secrets Job, no policy for it")
+	assert.Len(t, render(t, nil, append([]string{"postgresql.auth.existingSecret=mine"}, netpolOn...)...).All("NetworkPolicy"), 5, "nothing generated (your own password Secret): no secrets Job, no policy for it")
 }
 
 // Bitnami's way: one policy per component, each selecting exactly its component's pods.
@@ -501,6 +501,6 @@ func TestSecretsJobPolicyAllowsOnlyDNSAndTheAPIServer(t *testing.T) {
 	require.Len(t, api.To, 1)
 	assert.Equal(t, "172.18.0.2/32", api.To[0].IPBlock.CIDR)
 	assert.Empty(t, np.Spec.Ingress)
-	assert.Nil(t, render(t, nil, "networkPolicy.enabled=true", "postgresql.auth.password=x").Find("NetworkPolicy", "spacefleet-secrets"),
+	assert.Nil(t, render(t, nil, "networkPolicy.enabled=true", "postgresql.auth.existingSecret=mine").Find("NetworkPolicy", "spacefleet-secrets"),
 		"nothing to generate, no Job, no policy")
 }

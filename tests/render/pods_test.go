@@ -197,7 +197,10 @@ func TestServiceSettingsAndTheTypesThatIgnoreThem(t *testing.T) {
 	pg := render(t, nil, "postgresql.service.type=NodePort", "postgresql.service.nodePort=30432", "postgresql.service.appProtocol=postgresql")
 	pgsvc := pg.Find("Service", "spacefleet-postgresql").Typed.(*corev1.Service)
 	assert.Equal(t, int32(30432), pgsvc.Spec.Ports[0].NodePort)
-	for _, tc := range []struct{ set []string; key string }{
+	for _, tc := range []struct {
+		set []string
+		key string
+	}{
 		{[]string{"web.service.nodePort=30080"}, "web.service.nodePort"},
 		{[]string{"web.service.type=NodePort", "web.service.loadBalancerSourceRanges[0]=10.0.0.0/8"}, "web.service.loadBalancerClass / loadBalancerSourceRanges"},
 		{[]string{"web.service.externalTrafficPolicy=Local"}, "web.service.externalTrafficPolicy"},
@@ -262,7 +265,7 @@ func TestCommonLabelsAndAnnotationsOnEveryObject(t *testing.T) {
 	res := renderValues(t, map[string]any{
 		"commonLabels": map[string]any{"team": "fleet"}, "commonAnnotations": map[string]any{"owner": "ops"},
 		"postgresql": map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"issuerRef": map[string]any{"name": "ca"}}}},
-		"web": map[string]any{"autoscaling": map[string]any{"enabled": true}, "route": map[string]any{"enabled": true, "parentRefs": []any{map[string]any{"name": "gw"}}}},
+		"web":        map[string]any{"autoscaling": map[string]any{"enabled": true}, "route": map[string]any{"enabled": true, "parentRefs": []any{map[string]any{"name": "gw"}}}},
 		"extraObjects": []any{
 			map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "{{ .Release.Name }}-extra"}, "data": map[string]any{"a": "b"}},
 			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: as-text\n  labels:\n    team: mine\n",
@@ -303,7 +306,7 @@ func TestCommonLabelsAndAnnotationsOnEveryObject(t *testing.T) {
 func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("ab", 32)
 	res := renderValues(t, map[string]any{
-		"global": map[string]any{"imageRegistry": "mirror.example.com:5000", "imagePullSecrets": []any{"mirror", map[string]any{"name": "regcred"}}, "somethingElse": true},
+		"global":           map[string]any{"imageRegistry": "mirror.example.com:5000", "imagePullSecrets": []any{"mirror", map[string]any{"name": "regcred"}}, "somethingElse": true},
 		"imagePullSecrets": []any{map[string]any{"name": "regcred"}},
 		"image":            map[string]any{"registry": "ignored.example.com", "digest": digest, "tag": "9.9.9"},
 		"postgresql":       map[string]any{"image": map[string]any{"digest": digest}},

@@ -43,7 +43,7 @@ func TestPasswordSyncAppliesTheSecretAtEveryStart(t *testing.T) {
 	pw := chart.Env(sync, "POSTGRES_PASSWORD")
 	require.NotNil(t, pw)
 	require.NotNil(t, pw.ValueFrom)
-	assert.Equal(t, "spacefleet-database", pw.ValueFrom.SecretKeyRef.Name)
+	assert.Equal(t, "spacefleet-postgresql-password", pw.ValueFrom.SecretKeyRef.Name, "the one password Secret (set from values by the password-set hook)")
 	require.NotNil(t, sync.ReadinessProbe, "the pod must not be Ready before the password is applied")
 
 	// A new password rolls the database pod (and the app pods), so the sidecar runs again.

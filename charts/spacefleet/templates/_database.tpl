@@ -170,15 +170,13 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- end -}}
 
 {{/*
-Where the bundled database's password lives: (list secretName key). Yours (auth.existingSecret), else the release's
-Secret when values give it (auth.password: rotate by changing it), else the one generated in the cluster, once
-(templates/secrets/). Removing auth.password returns to the generated one; every client and the role follow.
+Where the bundled database's password lives: (list secretName key). Yours (auth.existingSecret), else
+<fullname>-postgresql-password (templates/secrets/): generated there once when values give none, set there by the
+password-set hook when they give one (rotate by changing it). Removing auth.password keeps the current password.
 */}}
 {{- define "spacefleet.postgresql.passwordRef" -}}
 {{- if .Values.postgresql.auth.existingSecret -}}
 {{- list .Values.postgresql.auth.existingSecret (default "password" .Values.postgresql.auth.existingSecretKeys.password) | toJson -}}
-{{- else if .Values.postgresql.auth.password -}}
-{{- list (include "spacefleet.database.secretName" .) "password" | toJson -}}
 {{- else -}}
 {{- list (include "spacefleet.secrets.passwordSecretName" .) "password" | toJson -}}
 {{- end -}}

@@ -3,6 +3,9 @@ Ordering: what must exist before what, in one table, rendered for each tool that
   step           Helm (install / upgrade)                                 Argo CD (one sync)
   secrets-rbac   hook pre-install,pre-upgrade, weight -30, gone after      PreSync hook, wave -30 (mapped from Helm's)
   secrets        hook pre-install,pre-upgrade, weight -20                 PreSync hook, wave -20 (mapped from Helm's)
+  password-set   hook pre-install,pre-upgrade, weight 5 (its Secret) and  PreSync hook, waves 5 and 10: before the
+                 10 (its Job): after the pre-upgrade migrate Job, which   database rolls onto the new password
+                 still connects with the password the database has
   database       release resource                                         Sync, wave -2
   migrate-deps   hook (the migrate Job's phases), weight -10, gone after  Sync hook, wave -1
   migrate        hook post-install (bundled) / pre-install, pre-upgrade   Sync hook, wave -1 (a plain Job: wave -1)
@@ -16,6 +19,8 @@ Helm's for that object; Helm and Flux (the Helm SDK) ignore argocd.argoproj.io/*
 {{- define "spacefleet.ordering.table" -}}
 secrets-rbac: {helm: "pre-install,pre-upgrade", weight: "-30", delete: "before-hook-creation,hook-succeeded"}
 secrets: {helm: "pre-install,pre-upgrade", weight: "-20", delete: "before-hook-creation,hook-succeeded"}
+password-given: {helm: "pre-install,pre-upgrade", weight: "5", delete: "before-hook-creation,hook-succeeded"}
+password-set: {helm: "pre-install,pre-upgrade", weight: "10", delete: "before-hook-creation,hook-succeeded"}
 database: {wave: "-2"}
 migrate-deps: {helm: migrate, weight: "-10", delete: "before-hook-creation,hook-succeeded", argoHook: Sync, wave: "-1"}
 migrate: {helm: migrate, weight: "0", delete: "before-hook-creation", argoHook: Sync, wave: "-1"}

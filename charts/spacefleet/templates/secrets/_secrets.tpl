@@ -8,14 +8,30 @@ The generated Secrets are not release resources: `helm uninstall` keeps them, li
 reinstall finds the data and its password together (delete both to start over).
 */}}
 
-{{/* The bundled database's generated password is used: no postgresql.auth.password and no auth.existingSecret. */}}
+{{/*
+The bundled database's password lives in <fullname>-postgresql-password unless you bring your own Secret
+(auth.existingSecret): generated there once when values give none, set there (overwritten) when values give one.
+*/}}
+{{- define "spacefleet.secrets.keepsPassword" -}}
+{{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) }}true{{ end -}}
+{{- end -}}
+
+{{/* values give the password: the password-set hook writes it into <fullname>-postgresql-password */}}
+{{- define "spacefleet.secrets.setsPassword" -}}
+{{- if and (include "spacefleet.secrets.keepsPassword" .) .Values.postgresql.auth.password }}true{{ end -}}
+{{- end -}}
+
 {{- define "spacefleet.secrets.generatesPassword" -}}
-{{- $a := .Values.postgresql.auth -}}
-{{- if and .Values.postgresql.enabled (not $a.password) (not $a.existingSecret) }}true{{ end -}}
+{{- if and (include "spacefleet.secrets.keepsPassword" .) (not .Values.postgresql.auth.password) }}true{{ end -}}
 {{- end -}}
 
 {{- define "spacefleet.secrets.passwordSecretName" -}}
 {{- include "spacefleet.names.object" (dict "ctx" . "suffix" "postgresql-password") -}}
+{{- end -}}
+
+{{/* The password-set hook's Job, and the hook Secret that carries the values' password to it. */}}
+{{- define "spacefleet.secrets.passwordSetName" -}}
+{{- include "spacefleet.names.object" (dict "ctx" . "suffix" "password-set") -}}
 {{- end -}}
 
 {{/* The trial web pair is used: web.tls.selfSigned (web.tls allows one source only). */}}
@@ -38,7 +54,9 @@ upgrade copies it from there instead of generating, so the database keeps its pa
 {{- $labels := include "spacefleet.selectorLabels" (dict "ctx" . "component" "secrets") | fromYaml -}}
 {{- $_ := set $labels "app.kubernetes.io/managed-by" "spacefleet-secrets" -}}
 {{- $_ := set $labels "app.kubernetes.io/part-of" "spacefleet" -}}
-{{- if include "spacefleet.secrets.generatesPassword" . -}}
+{{- /* created (generated or adopted) even when values give a password: the pre-upgrade migrate Job reads it before
+the password-set hook writes the new one */ -}}
+{{- if include "spacefleet.secrets.keepsPassword" . -}}
 {{- $specs = append $specs (dict "name" (include "spacefleet.secrets.passwordSecretName" .) "labels" $labels
     "generate" (dict "password" "password")
     "adopt" (list (dict "secret" (include "spacefleet.database.secretName" .) "key" "password" "as" "password"))
@@ -53,6 +71,18 @@ upgrade copies it from there instead of generating, so the database keeps its pa
 {{- toJson $specs -}}
 {{- end -}}
 
+{{/* What the password-set Job ensures: the values' password, from its hook Secret (env SPACEFLEET_GIVEN_PASSWORD). */}}
+{{- define "spacefleet.secrets.setSpecs" -}}
+{{- $labels := include "spacefleet.selectorLabels" (dict "ctx" . "component" "secrets") | fromYaml -}}
+{{- $_ := set $labels "app.kubernetes.io/managed-by" "spacefleet-secrets" -}}
+{{- $_ := set $labels "app.kubernetes.io/part-of" "spacefleet" -}}
+{{- if include "spacefleet.secrets.setsPassword" . -}}
+{{- list (dict "name" (include "spacefleet.secrets.passwordSecretName" .) "labels" $labels "set" (dict "password" "SPACEFLEET_GIVEN_PASSWORD")) | toJson -}}
+{{- else -}}
+[]
+{{- end -}}
+{{- end -}}
+
 {{/* The names the Job may read or write: its Role's resourceNames. */}}
 {{- define "spacefleet.secrets.names" -}}
 {{- $names := list -}}
@@ -61,4 +91,49 @@ upgrade copies it from there instead of generating, so the database keeps its pa
 {{- range (.adopt | default list) }}{{ $names = append $names .secret }}{{ end -}}
 {{- end -}}
 {{- $names | uniq | toJson -}}
+{{- end -}}
+
+{{/* One `spacefleet secrets` Job: (dict "ctx" $ "name" N "step" "secrets" "specs" list "serviceAccount" SA ["env" list]). */}}
+{{- define "spacefleet.secrets.job" -}}
+{{- $ctx := .ctx -}}
+{{- $s := include "spacefleet.pod.settings" (dict "ctx" $ctx "component" "secrets") | fromJson -}}
+{{- /* the one chart pod that talks to the Kubernetes API */ -}}
+{{- $_ := set $s "automountServiceAccountToken" true -}}
+{{- $g := $ctx.Values.generatedSecrets -}}
+apiVersion: batch/v1
+kind: Job
+metadata:
+  {{- include "spacefleet.metadata" (dict "ctx" $ctx "component" "secrets" "name" .name "annotations" (include "spacefleet.ordering.annotations" (dict "ctx" $ctx "step" .step) | fromJson)) | nindent 2 }}
+spec:
+  backoffLimit: {{ include "spacefleet.int" $g.backoffLimit }}
+  activeDeadlineSeconds: {{ include "spacefleet.int" $g.activeDeadlineSeconds }}
+  template:
+    metadata:
+      {{- include "spacefleet.pod.metadata" (dict "ctx" $ctx "component" "secrets" "settings" $s) | nindent 6 }}
+    spec:
+      restartPolicy: Never
+      {{- include "spacefleet.pod.spec" (dict "ctx" $ctx "component" "secrets" "settings" $s "serviceAccountName" .serviceAccount) | nindent 6 }}
+      containers:
+        - name: secrets
+          image: {{ include "spacefleet.image" $ctx | quote }}
+          imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
+          args: ["secrets"]
+          env:
+            - name: POD_NAMESPACE
+              valueFrom:
+                fieldRef:
+                  fieldPath: metadata.namespace
+            - name: SPACEFLEET_COMPONENT
+              value: secrets
+            - name: LOG_LEVEL
+              value: {{ $ctx.Values.config.logLevel | quote }}
+            - name: SPACEFLEET_SECRETS
+              value: {{ toJson .specs | quote }}
+            {{- with .env }}
+            {{- include "spacefleet.yaml" . | nindent 12 }}
+            {{- end }}
+          securityContext:
+            {{- include "spacefleet.yaml" $s.securityContext | nindent 12 }}
+          resources:
+            {{- include "spacefleet.yaml" $g.resources | nindent 12 }}
 {{- end -}}
