@@ -31,10 +31,15 @@ include mk/*.mk
 .PHONY: test
 test: ## everything CI runs before e2e: render tests, server tests on a real PostgreSQL, chart gates, proof each gate can fail, mutation check
 	@$(MAKE) --no-print-directory test-render
+	@$(MAKE) --no-print-directory test-scripts
 	@$(MAKE) --no-print-directory test-app
 	@$(MAKE) --no-print-directory gates
 	@$(MAKE) --no-print-directory gates-red
 	@$(MAKE) --no-print-directory mutation
+
+.PHONY: test-scripts
+test-scripts: tools-jq ## the harness scripts' own tests (tests/scripts/*_test.sh: the wait helper, the shared-cache lock)
+	@set -e; for t in tests/scripts/*_test.sh; do echo "== $$t"; "$$t"; done
 
 .PHONY: help
 help: ## list targets

@@ -13,8 +13,16 @@ cache_image_key() { docker image inspect -f "{{ index .Config.Labels \"$KEY_LABE
 cache_save() {
   local glob=$1; shift
   mkdir -p "$IMGCACHE"
-  docker save "$@" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
+  docker save "$@" | zstd -T0 -3 -q -o "$TARBALL.$$.tmp" && mv -f "$TARBALL.$$.tmp" "$TARBALL"
   find "$IMGCACHE" -maxdepth 1 -name "$glob" ! -name "$(basename "$TARBALL")" -delete
+}
+
+# cache_lock NAME: hold $CACHE/locks/NAME.lock until the calling script exits. The cache serves every clone on the
+# machine, sometimes at the same moment: one build per recipe at a time, the others find its result.
+cache_lock() {
+  mkdir -p "${CACHE:?}/locks"
+  exec 9>"$CACHE/locks/$1.lock"
+  if ! flock -n 9; then log "waiting for another run building $1 (lock $CACHE/locks/$1.lock)"; flock 9; fi
 }
 
 # cache_all_keyed REF...: every REF is present with this key
@@ -24,8 +32,10 @@ cache_all_keyed() {
 }
 
 # cache_ensure REF...: every REF present with this key -> nothing (their tar saved when missing); the key's tar
-# present -> docker load; otherwise build, then save. (A recipe that builds several images names them all.)
+# present -> docker load; otherwise build, then save. (A recipe that builds several images names them all.) Under
+# the recipe's lock (named after the first REF's repository).
 cache_ensure() {
+  cache_lock "image-$(basename "${1%%:*}")"
   if cache_all_keyed "$@"; then log "$* up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
   if [ -s "$TARBALL" ]; then
     zstd -dc "$TARBALL" | docker load >/dev/null

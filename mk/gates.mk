@@ -30,18 +30,26 @@ GATES_TOOLS_HASH := $(shell cat tools/k8sschema/go.mod tools/k8sschema/*.go tool
 GATES_SCHEMA_HASH := $(shell cat tools/k8sschema/go.mod tools/k8sschema/*.go 2>/dev/null | sha256sum | cut -c1-16)
 GATES_GOENV      := GOFLAGS= GOWORK=off
 
+# The cache ($(CACHE)) serves every clone on the machine, sometimes at the same moment (a second worktree, a CI run
+# while a developer works): each tool is built under its own lock, held until the recipe's shell exits, its stamp
+# checked again once the lock is held (another run may have built it meanwhile), and written under a name of its own
+# in the destination directory, then renamed (atomic). $(1) = lock name. tests/scripts/cache_test.sh proves it.
+cache_lock = mkdir -p "$(CACHE)/locks"; exec 9>"$(CACHE)/locks/$(1).lock"; flock 9
+
 # `go install pkg@version` into $(BIN)/NAME, skipped when the stamp for that version exists and the binary runs.
 # $(1)=binary name in $(BIN), $(2)=package@version, $(3)=name the module's main package builds,
 # $(4)=extra -ldflags (shell words, evaluated in the recipe), $(5)=stamp suffix (bump when $(4) or $(6) changes),
 # $(6)=extra `go install` flags (e.g. -tags).
 define gates_go_install
 	@if [ -x "$(BIN)/$(1)" ] && [ -f "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)" ]; then :; else \
-	  set -e; echo ">> installing $(1) from $(2)"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
-	  tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	  set -e; $(call cache_lock,$(1)); \
+	  if [ -x "$(BIN)/$(1)" ] && [ -f "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)" ]; then echo ">> $(1): built meanwhile by another run"; else \
+	  echo ">> installing $(1) from $(2)"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
+	  tmp=$$(mktemp -d "$(BIN)/.$(1).XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
 	  t0=$$(date +%s); $(GATES_GOENV) GOBIN="$$tmp" go install -trimpath $(6) -ldflags="-s -w $(4)" "$(2)"; \
 	  mv -f "$$tmp/$(3)" "$(BIN)/$(1)"; rm -f "$(GATES_STAMPS)/$(1)@"*; touch "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)"; \
 	  echo ">> $(1) installed in $$(( $$(date +%s) - t0 ))s"; \
-	fi
+	fi; fi
 endef
 
 # Helm's Makefile stamps its version and the Kubernetes version that `helm template`/`helm lint` assume (from the
@@ -49,7 +57,7 @@ endef
 # ">=1.30.0-0" refuses to render): tools-helm3 does the same from the module's client-go.
 GATES_HELM4_LDFLAGS = -X helm.sh/helm/v4/internal/version.version=$(HELM4_VERSION) -X helm.sh/helm/v4/internal/version.gitTreeState=clean
 
-.PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-shellcheck tools-repo tools-promtool
+.PHONY: tools tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-yamllint tools-shellcheck tools-jq tools-repo tools-promtool
 tools: tools-yamllint tools-shellcheck tools-helm3 tools-helm4 tools-kubeconform tools-kube-score tools-helm-docs tools-repo tools-ct tools-misconf tools-apicheck ## install every gate tool, pinned, into $(BIN) (warm run: no-op)
 
 # Helm 3 is built from this module's own dependency graph (go.mod: `tool helm.sh/helm/v3/cmd/helm`, the Helm SDK the
@@ -60,15 +68,18 @@ tools-helm3:
 	@want=$$(go list -m -f '{{.Version}}' helm.sh/helm/v3); [ "$$want" = "$(HELM3_VERSION)" ] || { \
 	  echo "go.mod requires helm.sh/helm/v3 $$want but HELM3_VERSION is $(HELM3_VERSION): keep them equal (go get -tool helm.sh/helm/v3/cmd/helm@$(HELM3_VERSION))" >&2; exit 1; }
 	@if [ -x "$(BIN)/helm" ] && [ -f "$(GATES_STAMPS)/helm@$(HELM3_VERSION)+module-$(GATES_GOSUM_HASH)" ]; then :; else \
-	  set -e; echo ">> building helm $(HELM3_VERSION) from the module's dependency graph"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
+	  set -e; $(call cache_lock,helm); \
+	  if [ -x "$(BIN)/helm" ] && [ -f "$(GATES_STAMPS)/helm@$(HELM3_VERSION)+module-$(GATES_GOSUM_HASH)" ]; then echo ">> helm: built meanwhile by another run"; else \
+	  echo ">> building helm $(HELM3_VERSION) from the module's dependency graph"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
 	  t0=$$(date +%s); minor=$$(go list -m -f '{{.Version}}' k8s.io/client-go | sed -n 's/^v0\.\([0-9]*\)\..*/\1/p'); \
 	  [ -n "$$minor" ] || { echo "cannot read the module's k8s.io/client-go minor" >&2; exit 1; }; \
+	  tmp="$(BIN)/.helm.$$$$"; trap 'rm -f "$$tmp"' EXIT; \
 	  go build -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$(HELM3_VERSION) -X helm.sh/helm/v3/internal/version.gitTreeState=clean \
 	    $$(for p in pkg/lint/rules pkg/chartutil; do printf -- '-X helm.sh/helm/v3/%s.k8sVersionMajor=1 -X helm.sh/helm/v3/%s.k8sVersionMinor=%s ' $$p $$p $$minor; done)" \
-	    -o "$(BIN)/helm" helm.sh/helm/v3/cmd/helm; \
-	  rm -f "$(GATES_STAMPS)/helm@"*; touch "$(GATES_STAMPS)/helm@$(HELM3_VERSION)+module-$(GATES_GOSUM_HASH)"; \
+	    -o "$$tmp" helm.sh/helm/v3/cmd/helm; \
+	  mv -f "$$tmp" "$(BIN)/helm"; rm -f "$(GATES_STAMPS)/helm@"*; touch "$(GATES_STAMPS)/helm@$(HELM3_VERSION)+module-$(GATES_GOSUM_HASH)"; \
 	  echo ">> helm built in $$(( $$(date +%s) - t0 ))s"; \
-	fi
+	fi; fi
 tools-helm4:
 	$(call gates_go_install,helm4,helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION),helm,$(GATES_HELM4_LDFLAGS),+ldflags)
 tools-kubeconform:
@@ -88,6 +99,11 @@ tools-yamllint:
 	    || $$SUDO apt-get install -y -qq --no-install-recommends yamllint; }; \
 	fi
 
+tools-jq:
+	@if command -v jq >/dev/null 2>&1; then :; else \
+	  echo ">> installing jq (Debian)"; export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends jq; fi
+
 tools-shellcheck:
 	@if command -v shellcheck >/dev/null 2>&1; then :; else \
 	  echo ">> installing shellcheck $(SHELLCHECK_VERSION) (Debian)"; \
@@ -99,11 +115,14 @@ tools-shellcheck:
 # The repo's own Go tools (tools/k8sschema: stdlib only; tools/chartgate: sigs.k8s.io/yaml), each its own module.
 tools-repo:
 	@if [ -x "$(BIN)/k8sschema" ] && [ -x "$(BIN)/chartgate" ] && [ -f "$(GATES_STAMPS)/repo-tools@$(GATES_TOOLS_HASH)" ]; then :; else \
-	  set -e; echo ">> building tools/k8sschema and tools/chartgate"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
-	  (cd tools/k8sschema && $(GATES_GOENV) go build -trimpath -o "$(BIN)/k8sschema" .); \
-	  (cd tools/chartgate && $(GATES_GOENV) go build -mod=readonly -trimpath -o "$(BIN)/chartgate" .); \
+	  set -e; $(call cache_lock,repo-tools); \
+	  if [ -x "$(BIN)/k8sschema" ] && [ -x "$(BIN)/chartgate" ] && [ -f "$(GATES_STAMPS)/repo-tools@$(GATES_TOOLS_HASH)" ]; then echo ">> tools/k8sschema, tools/chartgate: built meanwhile by another run"; else \
+	  echo ">> building tools/k8sschema and tools/chartgate"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; \
+	  (cd tools/k8sschema && $(GATES_GOENV) go build -trimpath -o "$(BIN)/.k8sschema.$$$$" .); \
+	  (cd tools/chartgate && $(GATES_GOENV) go build -mod=readonly -trimpath -o "$(BIN)/.chartgate.$$$$" .); \
+	  mv -f "$(BIN)/.k8sschema.$$$$" "$(BIN)/k8sschema"; mv -f "$(BIN)/.chartgate.$$$$" "$(BIN)/chartgate"; \
 	  rm -f "$(GATES_STAMPS)/repo-tools@"*; touch "$(GATES_STAMPS)/repo-tools@$(GATES_TOOLS_HASH)"; \
-	fi
+	fi; fi
 
 # ---- gates ----
 GATES_OUT    := .build/gates
@@ -118,12 +137,13 @@ GATES_COMPAT_SET := --set postgresql.auth.password=helm-compat-fixed-password
 
 GATES_ALL_VALUES := default $(GATES_EXAMPLES)
 
-.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck
+.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck waits
 
 schemas: tools-repo ## generate strict, standalone kubeconform JSON schemas for the oldest and newest supported Kubernetes into $(CACHE)/schemas
 	@set -e; for v in $(GATES_K8S); do \
 	  stamp="$(GATES_SCHEMAS)/$$v-standalone-strict/.generated-by-$(GATES_SCHEMA_HASH)"; \
 	  [ -f "$$stamp" ] && continue; \
+	  $(call cache_lock,schemas); [ -f "$$stamp" ] && continue; \
 	  mkdir -p "$(GATES_SCHEMAS)"; \
 	  dir=$$(cd "$(GATES_SCHEMAS)" && $(GATES_GOENV) go mod download -json "k8s.io/kubernetes@$$v" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -n "$$dir" ] || { echo "schemas: go mod download k8s.io/kubernetes@$$v gave no module dir" >&2; exit 1; }; \
@@ -199,7 +219,13 @@ SHELLCHECK_ROOT ?= .
 shellcheck: tools-shellcheck ## shellcheck every shell script of the repository (waivers, each with its reason: ci/shellcheck-waivers.txt)
 	@scripts/shellcheck.sh '$(SHELLCHECK_ROOT)' '$(abspath $(SHELLCHECK_ROOT))/ci/shellcheck-waivers.txt'
 
-GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck \
+# The tree whose code the waits gate reads (a broken copy in make gates-red).
+WAITS_ROOT ?= .
+
+waits: ## no bare `kubectl wait` on a condition anywhere (it fails at once while the status is unset): scripts/lib/wait.sh, harness.WaitCondition
+	@scripts/check-waits.sh '$(WAITS_ROOT)'
+
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck waits \
               release-metadata version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \

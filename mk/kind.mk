@@ -41,13 +41,18 @@ docker: ## ensure a running dockerd (installs docker.io; runc-capfix when the VM
 # ---- tools: kind, kubectl (same Kubernetes as the node image), helm v3 (tools-helm3 in mk/gates.mk) ----
 tools-kind: tools-helm3 ## install kind, kubectl and helm v3 into the cache bin dir (warm run: no-op)
 	@if [ -x "$(BIN)/kind" ] && [ -f "$(KIND_STAMPS)/kind@$(KIND_VERSION)" ]; then :; else \
-	  set -e; echo ">> installing kind $(KIND_VERSION)"; mkdir -p "$(BIN)" "$(KIND_STAMPS)"; \
-	  GOFLAGS= GOWORK=off CGO_ENABLED=0 GOBIN="$(BIN)" go install -trimpath -ldflags="-s -w" sigs.k8s.io/kind@$(KIND_VERSION); \
-	  rm -f "$(KIND_STAMPS)/kind@"*; touch "$(KIND_STAMPS)/kind@$(KIND_VERSION)"; fi
+	  set -e; $(call cache_lock,kind); \
+	  if [ -x "$(BIN)/kind" ] && [ -f "$(KIND_STAMPS)/kind@$(KIND_VERSION)" ]; then echo ">> kind: built meanwhile by another run"; else \
+	  echo ">> installing kind $(KIND_VERSION)"; mkdir -p "$(BIN)" "$(KIND_STAMPS)"; \
+	  tmp=$$(mktemp -d "$(BIN)/.kind.XXXXXX"); trap 'rm -rf "$$tmp"' EXIT; \
+	  GOFLAGS= GOWORK=off CGO_ENABLED=0 GOBIN="$$tmp" go install -trimpath -ldflags="-s -w" sigs.k8s.io/kind@$(KIND_VERSION); \
+	  mv -f "$$tmp/kind" "$(BIN)/kind"; rm -f "$(KIND_STAMPS)/kind@"*; touch "$(KIND_STAMPS)/kind@$(KIND_VERSION)"; fi; fi
 	@if [ -x "$(BIN)/kubectl" ] && [ -f "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)" ]; then :; else \
-	  set -e; echo ">> building kubectl $(K8S_VERSION)"; mkdir -p "$(BIN)" "$(KIND_STAMPS)"; \
-	  $(KIND_IMAGES_ENV) images/kind-node/build.sh kubectl "$(BIN)/kubectl"; \
-	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi
+	  set -e; $(call cache_lock,kubectl); \
+	  if [ -x "$(BIN)/kubectl" ] && [ -f "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)" ]; then echo ">> kubectl: built meanwhile by another run"; else \
+	  echo ">> building kubectl $(K8S_VERSION)"; mkdir -p "$(BIN)" "$(KIND_STAMPS)"; \
+	  $(KIND_IMAGES_ENV) images/kind-node/build.sh kubectl "$(BIN)/.kubectl.$$$$"; mv -f "$(BIN)/.kubectl.$$$$" "$(BIN)/kubectl"; \
+	  rm -f "$(KIND_STAMPS)/kubectl@"*; touch "$(KIND_STAMPS)/kubectl@$(K8S_VERSION)"; fi; fi
 
 # ---- images ----
 images: images-node images-postgres images-busybox images-app images-registry images-netpol ## build all images offline, cached (warm run: no-op)

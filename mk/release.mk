@@ -21,10 +21,12 @@ chart_version     = $(shell sed -n 's/^version: *//p' $(1)/Chart.yaml)
 
 tools-registry: ## build the harness's OCI registry (tools/registry: distribution with the filesystem driver only)
 	@if [ -x "$(BIN)/registry" ] && [ -f "$(GATES_STAMPS)/registry@$(REGISTRY_HASH)" ]; then :; else \
-	  set -e; echo ">> building tools/registry (distribution $(REGISTRY_VERSION))"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
-	  (cd tools/registry && $(GATES_GOENV) CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$(BIN)/registry" .); \
-	  rm -f "$(GATES_STAMPS)/registry@"*; touch "$(GATES_STAMPS)/registry@$(REGISTRY_HASH)"; \
-	  echo ">> registry built in $$(( $$(date +%s) - t0 ))s"; fi
+	  set -e; $(call cache_lock,registry); \
+	  if [ -x "$(BIN)/registry" ] && [ -f "$(GATES_STAMPS)/registry@$(REGISTRY_HASH)" ]; then echo ">> registry: built meanwhile by another run"; else \
+	  echo ">> building tools/registry (distribution $(REGISTRY_VERSION))"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
+	  (cd tools/registry && $(GATES_GOENV) CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$(BIN)/.registry.$$$$" .); \
+	  mv -f "$(BIN)/.registry.$$$$" "$(BIN)/registry"; rm -f "$(GATES_STAMPS)/registry@"*; touch "$(GATES_STAMPS)/registry@$(REGISTRY_HASH)"; \
+	  echo ">> registry built in $$(( $$(date +%s) - t0 ))s"; fi; fi
 
 images-registry: docker tools-registry ## the registry image (FROM scratch: the binary and its config), rebuilt when its inputs change
 	@if docker image inspect $(REGISTRY_IMAGE) >/dev/null 2>&1; then :; else \
@@ -88,38 +90,42 @@ GATES_CT_DIR  := $(CACHE)/ct/$(CT_VERSION)
 # $(1)=binary name in $(BIN), $(2)=module@version, $(3)=package inside the module, $(4)=extra -ldflags, $(5)=stamp suffix.
 define gates_go_build_module
 	@if [ -x "$(BIN)/$(1)" ] && [ -f "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)" ]; then :; else \
-	  set -e; echo ">> building $(1) from $(2)"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
+	  set -e; $(call cache_lock,$(1)); \
+	  if [ -x "$(BIN)/$(1)" ] && [ -f "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)" ]; then echo ">> $(1): built meanwhile by another run"; else \
+	  echo ">> building $(1) from $(2)"; mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
 	  dir=$$(cd / && $(GATES_GOENV) go mod download -json "$(2)" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -n "$$dir" ] || { echo "go mod download $(2) gave no module directory" >&2; exit 1; }; \
-	  (cd "$$dir" && $(GATES_GOENV) go build -mod=readonly -trimpath -ldflags="-s -w $(4)" -o "$(BIN)/$(1).tmp" $(3)); \
-	  mv -f "$(BIN)/$(1).tmp" "$(BIN)/$(1)"; rm -f "$(GATES_STAMPS)/$(1)@"*; touch "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)"; \
+	  (cd "$$dir" && $(GATES_GOENV) go build -mod=readonly -trimpath -ldflags="-s -w $(4)" -o "$(BIN)/.$(1).$$$$" $(3)); \
+	  mv -f "$(BIN)/.$(1).$$$$" "$(BIN)/$(1)"; rm -f "$(GATES_STAMPS)/$(1)@"*; touch "$(GATES_STAMPS)/$(1)@$(lastword $(subst @, ,$(2)))$(5)"; \
 	  echo ">> $(1) built in $$(( $$(date +%s) - t0 ))s"; \
-	fi
+	fi; fi
 endef
 
 # ct's yamllint rules (etc/lintconf.yaml) come with the module: copied next to the binary, never into this repo.
 tools-ct:
 	$(call gates_go_build_module,ct,github.com/helm/chart-testing/v3@$(CT_VERSION),./ct,-X github.com/helm/chart-testing/v3/ct/cmd.Version=$(CT_VERSION))
-	@if [ -f "$(GATES_CT_DIR)/lintconf.yaml" ]; then :; else set -e; mkdir -p "$(GATES_CT_DIR)"; \
+	@if [ -f "$(GATES_CT_DIR)/lintconf.yaml" ]; then :; else set -e; mkdir -p "$(GATES_CT_DIR)"; $(call cache_lock,ct-lintconf); \
 	  dir=$$(cd / && $(GATES_GOENV) go mod download -json github.com/helm/chart-testing/v3@$(CT_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -f "$$dir/etc/lintconf.yaml" ] || { echo "tools-ct: no etc/lintconf.yaml in chart-testing $(CT_VERSION)" >&2; exit 1; }; \
-	  cp "$$dir/etc/lintconf.yaml" "$(GATES_CT_DIR)/lintconf.yaml"; fi
+	  cp "$$dir/etc/lintconf.yaml" "$(GATES_CT_DIR)/.lintconf.yaml.$$$$"; mv -f "$(GATES_CT_DIR)/.lintconf.yaml.$$$$" "$(GATES_CT_DIR)/lintconf.yaml"; fi
 # tools/misconf: Trivy's Kubernetes misconfiguration scanner and embedded checks without the rest of the trivy CLI
 # (~530 packages instead of ~2,800). Its own module: Trivy needs GOEXPERIMENT=jsonv2, which gives every package,
 # the standard library included, another build-cache key than the render tests', so nothing could be shared anyway.
 tools-misconf:
 	@if [ -x "$(BIN)/misconf" ] && [ -f "$(GATES_STAMPS)/misconf@$(TRIVY_VERSION)-$(MISCONF_HASH)" ]; then :; else \
-	  set -e; echo ">> building tools/misconf (Trivy $(TRIVY_VERSION) misconfiguration engine, embedded checks)"; \
+	  set -e; $(call cache_lock,misconf); \
+	  if [ -x "$(BIN)/misconf" ] && [ -f "$(GATES_STAMPS)/misconf@$(TRIVY_VERSION)-$(MISCONF_HASH)" ]; then echo ">> misconf: built meanwhile by another run"; else \
+	  echo ">> building tools/misconf (Trivy $(TRIVY_VERSION) misconfiguration engine, embedded checks)"; \
 	  mkdir -p "$(BIN)" "$(GATES_STAMPS)"; t0=$$(date +%s); \
 	  want=$$(cd tools/misconf && $(GATES_GOENV) go mod graph | awk '$$1 == "github.com/aquasecurity/trivy@$(TRIVY_VERSION)" && $$2 ~ /^github.com\/aquasecurity\/trivy-checks@/ {sub(/.*@/, "", $$2); print $$2}'); \
 	  have=$$(cd tools/misconf && $(GATES_GOENV) go list -m -f '{{.Version}}' github.com/aquasecurity/trivy-checks); \
 	  [ -n "$$want" ] && [ "$$want" = "$$have" ] || { echo "tools/misconf/go.mod selects trivy-checks $$have, trivy $(TRIVY_VERSION) requires $$want: scan with the checks that trivy version embeds (go get github.com/aquasecurity/trivy-checks@$$want)" >&2; exit 1; }; \
-	  (cd tools/misconf && $(GATES_GOENV) GOEXPERIMENT=jsonv2 CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$(BIN)/misconf.tmp" .); \
-	  mv -f "$(BIN)/misconf.tmp" "$(BIN)/misconf"; rm -f "$(GATES_STAMPS)/misconf@"*; touch "$(GATES_STAMPS)/misconf@$(TRIVY_VERSION)-$(MISCONF_HASH)"; \
-	  echo ">> misconf built in $$(( $$(date +%s) - t0 ))s"; fi
+	  (cd tools/misconf && $(GATES_GOENV) GOEXPERIMENT=jsonv2 CGO_ENABLED=0 go build -mod=readonly -trimpath -ldflags='-s -w' -o "$(BIN)/.misconf.$$$$" .); \
+	  mv -f "$(BIN)/.misconf.$$$$" "$(BIN)/misconf"; rm -f "$(GATES_STAMPS)/misconf@"*; touch "$(GATES_STAMPS)/misconf@$(TRIVY_VERSION)-$(MISCONF_HASH)"; \
+	  echo ">> misconf built in $$(( $$(date +%s) - t0 ))s"; fi; fi
 # Built in the root module without -trimpath: it shares the compiled k8s.io packages with the render tests.
 tools-apicheck:
-	@mkdir -p "$(BIN)"; go build -o "$(BIN)/apicheck" ./tools/apicheck
+	@mkdir -p "$(BIN)"; go build -o "$(BIN)/.apicheck.$$$$" ./tools/apicheck && mv -f "$(BIN)/.apicheck.$$$$" "$(BIN)/apicheck"
 
 # render_examples DIR KUBE-VERSION: every example (and the defaults) rendered into DIR/NAME.yaml, Helm 3.
 define render_examples
@@ -154,10 +160,15 @@ api-deprecations: tools-helm3 tools-apicheck ## no removed, deprecated or not-ye
 	  else echo "api-deprecations $$v: FAIL"; echo "$$res"; fail=1; fi; \
 	done; exit $$fail
 
-release-metadata: tools-helm3 tools-repo ## Chart.yaml metadata and Artifact Hub annotations complete; artifacthub.io/images = the images rendered; CHANGELOG/UPGRADING sections for the version
-	@set -e; mkdir -p $(GATES_OUT); \
+# The licence: the repository's LICENSE (GATES_LICENSE; tests/gates-red passes a broken copy), the chart's LICENSE and
+# the one in an unsigned `helm package` of GATES_CHART must be the same bytes, a licence text chartgate knows,
+# unmodified, and artifacthub.io/license must name it.
+GATES_LICENSE := LICENSE
+release-metadata: tools-helm3 tools-repo ## Chart.yaml metadata and Artifact Hub annotations complete; artifacthub.io/images = the images rendered; CHANGELOG/UPGRADING sections for the version; LICENSE = chart LICENSE = packaged LICENSE, named by artifacthub.io/license
+	@set -e; mkdir -p $(GATES_OUT); pkg=$(GATES_OUT)/release-package; rm -rf $$pkg; \
 	$(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) > $(GATES_OUT)/release-default.yaml; \
-	chartgate release $(GATES_CHART) $(GATES_OUT)/release-default.yaml
+	$(GATES_HELM3) package -d $$pkg $(GATES_CHART) >/dev/null; \
+	chartgate release $(GATES_CHART) $(GATES_OUT)/release-default.yaml $(GATES_LICENSE) $$pkg/spacefleet-$$(sed -n 's/^version: *//p' $(GATES_CHART)/Chart.yaml).tgz
 
 version-increment: tools-repo ## fail when the chart differs from its newest release (ci/chart-releases.txt) but Chart.yaml's version is not greater
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

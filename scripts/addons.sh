@@ -26,6 +26,8 @@ ADDON=$1 CLUSTER=$2
 KCFG=$CACHE/kind/$CLUSTER.kubeconfig
 [ -s "$KCFG" ] || { echo "no kubeconfig $KCFG: create the cluster first (scripts/kind-cluster.sh up $CLUSTER ...)" >&2; exit 1; }
 kc() { "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$CLUSTER" "$@"; }
+# shellcheck source=scripts/lib/wait.sh
+source "$HERE/lib/wait.sh"
 
 load_image() { # image
   local out
@@ -50,8 +52,8 @@ cert_manager() {
   local files=() f
   for f in $crds; do files+=(-f "$f"); done   # one path per word (the recipe prints them space-separated)
   kc apply --server-side --force-conflicts "${files[@]}" >/dev/null
-  kc wait --for=condition=Established --timeout=60s \
-    crd/certificates.cert-manager.io crd/certificaterequests.cert-manager.io crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io >/dev/null
+  wait_condition kc 120 Established \
+    crd/certificates.cert-manager.io crd/certificaterequests.cert-manager.io crd/issuers.cert-manager.io crd/clusterissuers.cert-manager.io
   sed "s#__IMAGE__#$image#" "$ROOT/images/cert-manager/controller.yaml" | kc apply --server-side --force-conflicts -f - >/dev/null
   kc -n cert-manager rollout status deployment/cert-manager --timeout=180s >/dev/null
   kc apply --server-side --force-conflicts -f - >/dev/null <<'EOF'
@@ -89,8 +91,8 @@ spec:
   ca:
     secretName: spacefleet-ca
 EOF
-  kc -n cert-manager wait --for=condition=Ready certificate/spacefleet-ca --timeout=120s >/dev/null
-  kc wait --for=condition=Ready clusterissuer/spacefleet-ca --timeout=120s >/dev/null
+  wait_condition kc 180 Ready -n cert-manager certificate/spacefleet-ca
+  wait_condition kc 180 Ready clusterissuer/spacefleet-ca
   log "cert-manager ready in $(( $(date +%s) - s ))s (ClusterIssuer spacefleet-ca Ready)"
 }
 

@@ -17,6 +17,8 @@ log() { echo "[cluster $(date +%T)] $*" >&2; }
 
 kubeconfig() { echo "$CACHE/kind/$1.kubeconfig"; }
 kc() { "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$NAME" "$@"; }
+# shellcheck source=scripts/lib/wait.sh
+source "$(dirname "$(readlink -f "$0")")/lib/wait.sh"
 
 # grep reads all of kind's output (grep -q could exit first and SIGPIPE kind: under pipefail, a false "no").
 exists() { "$KIND" get clusters 2>/dev/null | grep -x "$1" >/dev/null; }
@@ -28,13 +30,17 @@ healthy() {
     || { log "node has no containerd config_path (registry config)"; return 1; }
   "$KIND" get kubeconfig --name "$NAME" > "$KCFG" 2>/dev/null || { log "cannot read the kubeconfig"; return 1; }
   timeout 20 "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$NAME" get --raw /readyz >/dev/null 2>&1 || { log "API server not ready"; return 1; }
-  kc wait --for=condition=Ready node --all --timeout=30s >/dev/null 2>&1 || { log "node not Ready"; return 1; }
-  wait_system 60s >/dev/null 2>&1 || { log "kube-system pods not ready"; return 1; }
+  wait_condition kc 30 Ready node >/dev/null 2>&1 || { log "node not Ready"; return 1; }
+  wait_system 60 >/dev/null 2>&1 || { log "kube-system pods not ready"; return 1; }
 }
 
-wait_system() { # timeout
-  kc -n kube-system wait --for=condition=Ready pod --all --timeout="$1" &&
-  kc -n local-path-storage wait --for=condition=Ready pod --all --timeout="$1"
+# Every node Ready, the system Deployments (CoreDNS, local-path-provisioner) Available, then every system pod Ready.
+wait_system() { # timeout_s
+  wait_condition kc "$1" Ready node &&
+  wait_condition kc "$1" Available -n kube-system deployment &&
+  wait_condition kc "$1" Available -n local-path-storage deployment &&
+  wait_condition kc "$1" Ready -n kube-system pod &&
+  wait_condition kc "$1" Ready -n local-path-storage pod
 }
 
 up() {
@@ -56,7 +62,7 @@ up() {
     local s; s=$(date +%s)
     log "creating cluster $NAME from $NODE_IMAGE"
     "$KIND" create cluster --name "$NAME" --image "$NODE_IMAGE" --kubeconfig "$KCFG" --config "$(dirname "$0")/kind-cluster.yaml" --wait 5m
-    wait_system 180s >/dev/null
+    wait_system 180
     log "cluster $NAME created in $(( $(date +%s) - s ))s"
   fi
   local img

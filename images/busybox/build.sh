@@ -12,7 +12,9 @@ KEY=$(cat "$HERE/build.sh" /bin/busybox | sha256sum | cut -c1-16)
 if [ "$(docker image inspect -f '{{ index .Config.Labels "io.spacefleet.busybox.key" }}' "$BUSYBOX_IMAGE" 2>/dev/null)" = "$KEY" ]; then
   echo "[busybox] $BUSYBOX_IMAGE is up to date (key $KEY)" >&2; exit 0
 fi
-ctx=$CACHE/busybox/ctx; rm -rf "$ctx"; mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/etc"
+# a context of this run's own: another clone may build at the same moment
+mkdir -p "$CACHE/busybox"; ctx=$(mktemp -d "$CACHE/busybox/ctx.XXXXXX"); trap 'rm -rf "$ctx"' EXIT
+mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp" "$ctx/rootfs/etc"
 chmod 1777 "$ctx/rootfs/tmp"; cp /bin/busybox "$ctx/rootfs/bin/"
 chroot "$ctx/rootfs" /bin/busybox --install -s /bin
 echo 'root:x:0:0:root:/root:/bin/sh' > "$ctx/rootfs/etc/passwd"; echo 'nobody:x:65534:65534:nobody:/:/bin/sh' >> "$ctx/rootfs/etc/passwd"

@@ -99,6 +99,7 @@ k8s_ldflags() {
 }
 # kubectl alone (the `tools-kind` target), from the same wrapper module: build.sh kubectl DEST
 kubectl_bin() {
+  work_lock
   [ -f "$W/k8s/go.sum" ] || gomod_k8s
   (cd "$W/k8s" && go build -trimpath -ldflags "$(k8s_ldflags)" -o "$1" k8s.io/kubernetes/cmd/kubectl)
 }
@@ -248,15 +249,23 @@ node() {
 
 save() {
   mkdir -p "$IMGCACHE"
-  rm -f "$IMGCACHE"/kind-node-*.tar.zst.tmp
-  docker save "$NODE_IMAGE" | zstd -T0 -3 -q -o "$TARBALL.tmp" && mv "$TARBALL.tmp" "$TARBALL"
+  docker save "$NODE_IMAGE" | zstd -T0 -3 -q -o "$TARBALL.$$.tmp" && mv -f "$TARBALL.$$.tmp" "$TARBALL"
   # keep only the current key's tarball
   find "$IMGCACHE" -maxdepth 1 -name 'kind-node-*.tar.zst' ! -name "$(basename "$TARBALL")" -delete
 }
 
 image_key() { docker image inspect -f '{{ index .Config.Labels "io.spacefleet.kind-node.key" }}' "$NODE_IMAGE" 2>/dev/null || true; }
 
+# The work dir and the image cache serve every clone on the machine, sometimes at the same moment: one run at a time
+# works in $W (held until this script exits); the others wait, then find the image it built.
+work_lock() {
+  mkdir -p "$CACHE/locks"
+  exec 9>"$CACHE/locks/kind-node.lock"
+  if ! flock -n 9; then log "waiting for another run using $W (lock $CACHE/locks/kind-node.lock)"; flock 9; fi
+}
+
 ensure() {
+  work_lock
   if [ "$(image_key)" = "$KEY" ]; then
     log "$NODE_IMAGE is up to date (key $KEY)"; [ -s "$TARBALL" ] || timed save save; return
   fi

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# Adapted from docker-library/postgres's docker-entrypoint.sh (Copyright (c) 2014, Docker PostgreSQL Authors;
+# MIT License, its text in NOTICE).
 # docker-entrypoint.sh for spacefleet/postgres (Debian postgresql-15): the contract of the official postgres image.
 #   POSTGRES_PASSWORD (required unless POSTGRES_HOST_AUTH_METHOD=trust), POSTGRES_USER (default postgres),
 #   POSTGRES_DB (default $POSTGRES_USER), POSTGRES_INITDB_ARGS, POSTGRES_HOST_AUTH_METHOD (default scram-sha-256),

@@ -46,8 +46,7 @@ func TestCertManagerTLS(t *testing.T) {
 	})
 	require.NoError(t, res.Err, "helm install (cert-manager: server, client and web certificates)")
 	t.Logf("TIMING install-to-Ready (cert-manager TLS): %s", res.Duration.Round(time.Second))
-	out, err := ns.Kubectl(t, "wait", "--for=condition=Ready", "certificate", "--all", "--timeout=60s")
-	require.NoError(t, err, "every Certificate Ready: %s", out)
+	h.RequireCondition(t, ns.Kube, "Ready", 2*time.Minute, "certificate")
 
 	ca := h.SecretKey(t, ns, h.CASecretNS, h.CASecretName, "tls.crt")
 	job := ns.Job(t, rel.Migrate())

@@ -42,8 +42,7 @@ func TestCloudNativePG(t *testing.T) {
 	start := time.Now()
 	out, err := ns.Kubectl(t, "apply", "-f", manifest)
 	require.NoError(t, err, "create the Cluster: %s", out)
-	out, err = ns.Kubectl(t, "wait", "--for=condition=Ready", "cluster/"+cluster, "--timeout=10m")
-	require.NoError(t, err, "Cluster %s Ready: %s", cluster, out)
+	h.RequireCondition(t, ns.Kube, "Ready", 10*time.Minute, "cluster/"+cluster)
 	t.Logf("TIMING CloudNativePG Cluster create-to-Ready (1 instance): %s", time.Since(start).Round(time.Second))
 
 	rel := h.NewRelease(ns, release)

@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -172,21 +173,26 @@ func TestProductionSettingsAreAccepted(t *testing.T) {
 	assert.Equal(t, release, env0["RELEASE_NAME"], "extraEnv is tpl-rendered")
 }
 
-var gatewayOnce sync.Once
+var (
+	gatewayOnce sync.Once
+	gatewayErr  error
+)
 
 // applyGatewayCRDs applies the Gateway API standard CRDs (HTTPRoute's is too big for client-side apply).
 func applyGatewayCRDs(t *testing.T, env *h.Env) {
 	t.Helper()
 	require.NotEmpty(t, env.GatewayCRDs, "SPACEFLEET_E2E_GATEWAY_API_CRDS is not set: make e2e resolves it from the pinned sigs.k8s.io/gateway-api module")
-	var out []byte
-	var err error
+	// every caller gets the outcome of the one apply (not only the first)
 	gatewayOnce.Do(func() {
-		out, err = exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", env.GatewayCRDs).CombinedOutput()
-		if err == nil {
-			out, err = exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "wait", "--for=condition=Established", "--timeout=60s", "crd/httproutes.gateway.networking.k8s.io").CombinedOutput()
+		var out []byte
+		out, gatewayErr = exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "apply", "--server-side", "--force-conflicts", "-f", env.GatewayCRDs).CombinedOutput()
+		if gatewayErr != nil {
+			gatewayErr = fmt.Errorf("%w: %s", gatewayErr, out)
+			return
 		}
+		gatewayErr = h.WaitCondition(t, env.Kube(""), "Established", 2*time.Minute, "crd/httproutes.gateway.networking.k8s.io")
 	})
-	require.NoErrorf(t, err, "apply the Gateway API CRDs: %s", out)
+	require.NoError(t, gatewayErr, "apply the Gateway API CRDs")
 }
 
 // Issue 11: every example in examples/values/ still installs: the API server accepts every object each renders

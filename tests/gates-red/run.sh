@@ -21,6 +21,10 @@ cases=(
   "values-schema-check: a hand-edited Kubernetes definition|values-schema-check|sed -i '0,/\"io.k8s.api.core.v1.Affinity\": {/s//\"io.k8s.api.core.v1.Affinity\": {\"description\": \"edited\",/' values.schema.json"
   "release-metadata: artifacthub.io/images misses the PostgreSQL image|release-metadata|sed -i '/^      image: postgres:/d' Chart.yaml"
   "release-metadata: no CHANGELOG section for the chart version|release-metadata|sed -i 's/^## \([0-9][^ ]*\) (unreleased)$/## next (unreleased)/' CHANGELOG.md"
+  "release-metadata: artifacthub.io/license names MIT, the LICENSE is the Apache-2.0 text|release-metadata|sed -i 's#^  artifacthub.io/license: Apache-2.0\$#  artifacthub.io/license: MIT#' Chart.yaml"
+  "release-metadata: the chart's LICENSE differs from the repository's (the root LICENSE is read from the repository)|release-metadata|printf 'Copyright 2026 someone else\n' >> LICENSE"
+  "release-metadata: .helmignore drops LICENSE, so the package carries none|release-metadata|printf 'LICENSE\n' >> .helmignore"
+  "release-metadata: the LICENSE is not the unmodified Apache-2.0 text (root and chart copies edited alike)|release-metadata|sed -i '0,/royalty-free, irrevocable$/s//royalty-free, revocable/' LICENSE && cp LICENSE gate-LICENSE"
   "version-increment: the chart changed but its version is the released one|version-increment|sed -i 's/^version: .*/version: 0.1.0/' Chart.yaml"
   "ct lint: trailing spaces in Chart.yaml (ct's yamllint rules)|ct-lint|sed -i 's/^type: application$/type: application   /' Chart.yaml"
   "trivy misconfiguration checks: a container may escalate privileges|trivy|sed -i '0,/allowPrivilegeEscalation: false/s//allowPrivilegeEscalation: true/' values.yaml"
@@ -31,18 +35,23 @@ cases=(
   "shellcheck: an unquoted variable in a script|shellcheck|printf 'rm -rf \$1/cache\\n' >> scripts/kind-cluster.sh"
   "shellcheck: a waiver without a reason|shellcheck|printf 'scripts/kind-cluster.sh SC2086\\n' >> ci/shellcheck-waivers.txt"
   "shellcheck: a stale waiver|shellcheck|printf 'scripts/kind-cluster.sh SC2154 nothing fires it\\n' >> ci/shellcheck-waivers.txt"
+  "waits: a bare kubectl wait on a condition in a script|waits|printf 'kc wait --for=cond''ition=Established crd/x\\n' >> scripts/addons.sh"
+  "waits: a bare kubectl wait on a condition in a Go suite|waits|printf 'var _ = []string{\"wait\", \"--for\", \"cond''ition=Ready\"}\\n' >> tests/e2e/fit_test.go"
 )
 
-run_gate() { # GATE COPY-DIR LOG (shellcheck reads a copy of the repository's scripts, the other gates a chart copy)
-  if [ "$1" = shellcheck ]; then make --no-print-directory shellcheck SHELLCHECK_ROOT="$2" >"$3" 2>&1
+run_gate() { # GATE COPY-DIR LOG (shellcheck and waits read a copy of the repository, the other gates a chart copy)
+  if [ "$1" = shellcheck ]; then make --no-print-directory shellcheck SHELLCHECK_ROOT="$2" >"$3" 2>&1; return; fi
+  if [ "$1" = waits ]; then make --no-print-directory waits WAITS_ROOT="$2" >"$3" 2>&1; return; fi
+  local args=(GATES_CHART="$2")
   # a case that breaks a waiver file leaves its copy of the file in the chart copy as gate-waivers.txt
-  elif [ -f "$2/gate-waivers.txt" ]; then
-    make --no-print-directory "$1" GATES_CHART="$2" GATES_WAIVERS="$2/gate-waivers.txt" TRIVY_WAIVERS="$2/gate-waivers.txt" >"$3" 2>&1
-  else make --no-print-directory "$1" GATES_CHART="$2" >"$3" 2>&1; fi
+  if [ -f "$2/gate-waivers.txt" ]; then args+=(GATES_WAIVERS="$2/gate-waivers.txt" TRIVY_WAIVERS="$2/gate-waivers.txt"); fi
+  # a case that breaks the repository's LICENSE leaves its copy in the chart copy as gate-LICENSE
+  if [ -f "$2/gate-LICENSE" ]; then args+=(GATES_LICENSE="$2/gate-LICENSE"); fi
+  make --no-print-directory "$1" "${args[@]}" >"$3" 2>&1
 }
 # copy_for GATE DEST: what a gate's case breaks, copied fresh.
 copy_for() {
-  if [ "$1" = shellcheck ]; then
+  if [ "$1" = shellcheck ] || [ "$1" = waits ]; then
     mkdir -p "$2"; git ls-files -z | xargs -0 cp --parents -t "$2"
   else cp -r charts/spacefleet "$2"; fi
 }

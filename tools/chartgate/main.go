@@ -7,8 +7,11 @@
 //	chartgate kube-score WAIVERS JSON...   reads `kube-score score -o json` outputs (one per render), drops waived
 //	                                       findings, prints the rest; exit 1 on any unwaived CRITICAL, or on a waiver
 //	                                       that matched no finding in any of the renders
-//	chartgate release CHART RENDER.yaml    Chart.yaml metadata and Artifact Hub annotations complete, artifacthub.io/images
-//	                                       = the images of the default render, CHANGELOG.md/UPGRADING.md sections
+//	chartgate release CHART RENDER.yaml LICENSE PACKAGE.tgz
+//	                                       Chart.yaml metadata and Artifact Hub annotations complete, artifacthub.io/images
+//	                                       = the images of the default render, CHANGELOG.md/UPGRADING.md sections; the
+//	                                       root LICENSE a known licence text, unmodified, artifacthub.io/license its SPDX
+//	                                       id, and the chart's LICENSE and the packaged one the same bytes
 //	chartgate version-increment RELEASED_DIR RELEASED_VERSION CHART
 //	                                       a chart that differs from its newest release must have a greater version
 //	chartgate trivy WAIVERS DIR JSON...    reads tools/misconf (or `trivy config -f json`) reports of the renders in DIR (each must be scanned), drops waived
@@ -48,10 +51,10 @@ func main() {
 		}
 		err = kubeScore(os.Args[2], os.Args[3:], os.Stdout)
 	case "release":
-		if len(os.Args) != 4 {
+		if len(os.Args) != 6 {
 			usage()
 		}
-		err = releaseCheck(os.Args[2], os.Args[3], os.Stdout)
+		err = releaseCheck(os.Args[2], os.Args[3], os.Args[4], os.Args[5], os.Stdout)
 	case "version-increment":
 		if len(os.Args) != 5 {
 			usage()
@@ -72,7 +75,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml | version-increment RELEASED_DIR RELEASED_VERSION CHART | trivy WAIVERS RENDER_DIR JSON...")
+	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml LICENSE PACKAGE.tgz | version-increment RELEASED_DIR RELEASED_VERSION CHART | trivy WAIVERS RENDER_DIR JSON...")
 	os.Exit(2)
 }
 

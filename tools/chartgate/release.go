@@ -5,10 +5,16 @@ package main
 // version.
 
 import (
+	"archive/tar"
 	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -80,8 +86,9 @@ func podImages(objs []object) map[string][]string {
 
 var changeKinds = map[string]bool{"added": true, "changed": true, "deprecated": true, "removed": true, "fixed": true, "security": true}
 
-// releaseCheck: chartgate release CHART_DIR RENDER.yaml (the chart rendered with its default values).
-func releaseCheck(dir, render string, w io.Writer) error {
+// releaseCheck: chartgate release CHART_DIR RENDER.yaml LICENSE PACKAGE.tgz (the chart rendered with its default
+// values, the repository's root LICENSE, the chart packaged by `helm package`).
+func releaseCheck(dir, render, rootLicence, pkg string, w io.Writer) error {
 	c, err := readChart(dir)
 	if err != nil {
 		return err
@@ -182,15 +189,121 @@ func releaseCheck(dir, render string, w io.Writer) error {
 		bad("%v: add a \"## <previous> → %s\" section (or say there is nothing to change)", err, c.Version)
 	}
 
+	licence, lp := licenceCheck(c, dir, rootLicence, pkg)
+	problems = append(problems, lp...)
+
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(w, "FAIL", p)
 		}
 		return fmt.Errorf("%d release metadata problem(s) in %s", len(problems), dir)
 	}
-	fmt.Fprintf(w, "release metadata: %s %s: %d images match the default render (%s); CHANGELOG.md and UPGRADING.md have a %s section\n",
-		c.Name, c.Version, len(imgs), strings.Join(imgs, ", "), c.Version)
+	fmt.Fprintf(w, "release metadata: %s %s: %d images match the default render (%s); CHANGELOG.md and UPGRADING.md have a %s section; licence %s (root LICENSE = chart LICENSE = packaged %s/LICENSE)\n",
+		c.Name, c.Version, len(imgs), strings.Join(imgs, ", "), c.Version, licence, c.Name)
 	return nil
+}
+
+// The licence texts the gate recognises, by SPDX id: the title and version lines the text opens with, and the
+// SHA-256 of the unmodified text (https://www.apache.org/licenses/LICENSE-2.0.txt, 11358 bytes; Debian's
+// /usr/share/common-licenses/Apache-2.0 is the same bytes).
+var knownLicences = []struct{ spdx, title, version, sha256 string }{
+	{"Apache-2.0", "Apache License", "Version 2.0, January 2004", "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"},
+}
+
+// licenceCheck: the root LICENSE is a licence text the gate knows, unmodified; the chart's LICENSE and the one in
+// the package are the same bytes (so `helm pull` users get it: a .helmignore entry would drop it); and the
+// artifacthub.io/license annotation is that text's SPDX id. Returns the SPDX id and the problems found.
+func licenceCheck(c chartMeta, dir, rootLicence, pkg string) (string, []string) {
+	var problems []string
+	bad := func(f string, a ...any) { problems = append(problems, fmt.Sprintf(f, a...)) }
+	root, err := os.ReadFile(rootLicence)
+	if err != nil {
+		return "", []string{fmt.Sprintf("the repository's licence: %v", err)}
+	}
+	spdx := ""
+	title, version := openingLines(root)
+	for _, l := range knownLicences {
+		if title != l.title || version != l.version {
+			continue
+		}
+		spdx = l.spdx
+		if sum := sha256.Sum256(root); hex.EncodeToString(sum[:]) != l.sha256 {
+			bad("%s opens as the %s text but is not its unmodified text (sha256 %x, want %s): copy it again from the licence's own text", rootLicence, l.spdx, sum, l.sha256)
+		}
+	}
+	if spdx == "" {
+		var ids []string
+		for _, l := range knownLicences {
+			ids = append(ids, l.spdx)
+		}
+		bad("%s is not a licence text this gate knows (it opens with %q, %q; known: %s)", rootLicence, title, version, strings.Join(ids, ", "))
+	}
+	if a := strings.TrimSpace(c.Annotations["artifacthub.io/license"]); spdx != "" && a != spdx {
+		bad("annotation artifacthub.io/license is %q but %s is the %s text: the annotation must name the licence the chart ships (%s)", a, rootLicence, spdx, spdx)
+	}
+
+	chartLicence := filepath.Join(dir, "LICENSE")
+	inChart, err := os.ReadFile(chartLicence)
+	switch {
+	case err != nil:
+		bad("the chart has no LICENSE (%v): copy %s to %s, so the package carries it", err, rootLicence, chartLicence)
+	case !bytes.Equal(inChart, root):
+		bad("%s differs from %s: the chart must ship the repository's licence, byte for byte (cp %s %s)", chartLicence, rootLicence, rootLicence, chartLicence)
+	}
+
+	want := c.Name + "/LICENSE"
+	switch packaged, err := fileInTgz(pkg, want); {
+	case err != nil:
+		bad("%s: %v", pkg, err)
+	case packaged == nil && inChart == nil:
+		// said above: the chart has no LICENSE
+	case packaged == nil:
+		bad("the chart package %s has no %s: is LICENSE matched by %s/.helmignore?", pkg, want, dir)
+	case !bytes.Equal(packaged, root):
+		bad("%s in the chart package %s differs from %s", want, pkg, rootLicence)
+	}
+	return spdx, problems
+}
+
+// openingLines: the first two non-blank lines of a text, trimmed (a licence's title and version).
+func openingLines(text []byte) (string, string) {
+	var lines []string
+	for _, l := range strings.Split(string(text), "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			lines = append(lines, l)
+			if len(lines) == 2 {
+				return lines[0], lines[1]
+			}
+		}
+	}
+	lines = append(lines, "", "")
+	return lines[0], lines[1]
+}
+
+// fileInTgz returns the content of the regular file NAME in a gzipped tar (nil when it has none).
+func fileInTgz(file, name string) ([]byte, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, err
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if h.Typeflag == tar.TypeReg && path.Clean(h.Name) == name {
+			return io.ReadAll(tr)
+		}
+	}
 }
 
 func hasSection(file, pattern string) error {

@@ -172,9 +172,7 @@ func ApplyPrometheusOperatorCRDs(t testing.TB, env *Env) {
 		if out, err := k8s.RunKubectlAndGetOutputE(t, kube, "apply", "--server-side", "--force-conflicts", "--field-manager", "spacefleet-e2e", "-f", f); err != nil {
 			t.Fatalf("kubectl apply --server-side %s: %v\n%s", f, err, out)
 		}
-		if out, err := k8s.RunKubectlAndGetOutputE(t, kube, "wait", "--for=condition=Established", "--timeout=2m", "crd/"+crd+".monitoring.coreos.com"); err != nil {
-			t.Fatalf("CRD %s not Established: %v\n%s", crd, err, out)
-		}
+		RequireCondition(t, kube, "Established", 2*time.Minute, "crd/"+crd+".monitoring.coreos.com")
 	}
 }
 

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# scripts/check-waits.sh ROOT — the `waits` gate: no code under ROOT waits for a Kubernetes condition with a bare
+# `kubectl wait` (condition or jsonpath). It fails at once while the object's status is unset (a CRD just applied, a
+# Certificate just created: "status.conditions accessor error: <nil> is of the type <nil>"), which only shows under
+# load. Wait through the one helper instead: wait_condition (scripts/lib/wait.sh) in shell, WaitCondition
+# (tests/e2e/internal/wait.go) in Go; neither calls `kubectl wait`, so nothing is exempt. `kubectl wait` for
+# deletion is fine (a missing object is what it waits for).
+# Reads: *.go, *.sh, *.mk, Makefile, .ci/run and every file with a sh/bash shebang (tracked files in a git work tree).
+set -euo pipefail
+root=${1:?usage: check-waits.sh ROOT}
+cd "$root"
+if git rev-parse --show-toplevel >/dev/null 2>&1 && [ "$(git rev-parse --show-toplevel)" = "$(pwd -P)" ]; then
+  mapfile -t candidates < <(git ls-files)
+else
+  mapfile -t candidates < <(find . -type f ! -path './.git/*' ! -path './.build/*' -printf '%P\n' | LC_ALL=C sort)
+fi
+files=()
+for f in "${candidates[@]}"; do
+  [ -f "$f" ] || continue
+  case "$f" in
+    *.go|*.sh|*.mk|Makefile|.ci/run) files+=("$f"); continue ;;
+    *.md|*.yaml|*.yml|*.json|*.tpl|*.txt|*.sum|*.mod|*.gotmpl) continue ;;
+  esac
+  IFS= read -r first < "$f" || true   # one line read from the file itself: no pipe to break
+  [[ "$first" =~ ^#!.*[/[:space:]](ba)?sh([[:space:]]|$) ]] && files+=("$f")
+done
+# the flag as one word with "=" or a space, or as two Go argv strings; a condition or a jsonpath
+pattern='--for[=" ,]+(condition|jsonpath)'
+hits=$(grep -nE -- "$pattern" "${files[@]}" /dev/null || true)
+if [ -n "$hits" ]; then
+  echo "waits: a bare kubectl wait on a condition fails at once while the status is unset; wait with wait_condition (scripts/lib/wait.sh) or harness.WaitCondition (tests/e2e/internal/wait.go) instead:" >&2
+  printf '%s\n' "$hits" | sed 's/^/  /' >&2
+  exit 1
+fi
+echo "waits: no bare kubectl wait on a condition in ${#files[@]} files"

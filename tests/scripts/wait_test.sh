@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# tests/scripts/wait_test.sh — wait_condition (scripts/lib/wait.sh) keeps waiting through every "not there yet"
+# state a just-created object passes through, returns at once when the condition is True, and at its deadline
+# fails naming the last state it saw. A fake kubectl plays the states; no cluster needed. Run by `make test-scripts`.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=scripts/lib/wait.sh
+source "$root/scripts/lib/wait.sh"
+work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+fails=0
+check() { # name: condition
+  if eval "$2"; then echo "ok    $1"; else echo "FAIL  $1"; fails=$((fails + 1)); fi
+}
+
+# fake_kubectl answers `get ... -o json` with the next state of $work/states (one file per call), then the last one
+states() { rm -f "$work"/state.*; local i=0 s; for s in "$@"; do printf '%s' "$s" > "$work/state.$i"; i=$((i + 1)); done; echo 0 > "$work/calls"; }
+fake_kubectl() {
+  local n; n=$(cat "$work/calls"); echo $((n + 1)) > "$work/calls"
+  local f="$work/state.$n"; [ -f "$f" ] || f=$(find "$work" -name 'state.*' | LC_ALL=C sort -t. -k2 -n | tail -n 1)
+  local out; out=$(cat "$f")
+  case $out in NOTFOUND*) echo "Error from server (NotFound): ${out#NOTFOUND }" >&2; return 1 ;; esac
+  printf '%s\n' "$out"
+}
+# no real sleeping in the test
+sleep() { :; }
+
+crd_none='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"}}'
+crd_names='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"},"status":{"conditions":[{"type":"NamesAccepted","status":"True"}]}}'
+crd_false='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"},"status":{"conditions":[{"type":"Established","status":"False","reason":"Installing","message":"not yet"}]}}'
+crd_ok='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"},"status":{"conditions":[{"type":"Established","status":"True"}]}}'
+
+states "NOTFOUND customresourcedefinitions \"x.example.com\" not found" "$crd_none" "$crd_names" "$crd_false" "$crd_ok"
+check "missing, unset, other conditions, False, then True: waits and succeeds" \
+  'wait_condition fake_kubectl 30 Established crd/x.example.com 2>"$work/err" && [ "$(cat "$work/calls")" = 5 ]'
+
+states '{"kind":"List","items":[]}' '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"kind":"Pod","metadata":{"name":"b"}}]}' \
+  '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"kind":"Pod","metadata":{"name":"b"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}'
+check "a list: empty, then one of two Ready, then both: waits for all" \
+  'wait_condition fake_kubectl 30 Ready -n x pod 2>"$work/err" && [ "$(cat "$work/calls")" = 3 ]'
+
+# the deadline: date is real, so a timeout of 0 ends after the first look
+states "$crd_none"
+check "deadline: fails and names the last state" \
+  '! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" && grep -F "no Established condition yet (status.conditions: unset)" "$work/err" >/dev/null'
+states "$crd_false"
+check "deadline on False: the reason and message are shown" \
+  '! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" && grep -F "Established=False reason=Installing message=not yet" "$work/err" >/dev/null'
+states "NOTFOUND nothing here"
+check "deadline while missing: says it was not there yet" \
+  '! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" && grep -F "not there yet: Error from server (NotFound)" "$work/err" >/dev/null'
+states "$crd_ok"
+check "already True: one look" \
+  'wait_condition fake_kubectl 30 Established crd/x.example.com && [ "$(cat "$work/calls")" = 1 ]'
+
+echo "wait_test: $fails failed"
+[ "$fails" -eq 0 ]
