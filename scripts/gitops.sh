@@ -35,6 +35,8 @@ KCFG=$CACHE/kind/$CLUSTER.kubeconfig
 REGISTRY_HOST=${REGISTRY_HOST:-$CLUSTER-registry:5000}
 [ -s "$KCFG" ] || { echo "no kubeconfig $KCFG: create the cluster first (scripts/kind-cluster.sh up $CLUSTER ...)" >&2; exit 1; }
 kc() { "$KUBECTL" --kubeconfig "$KCFG" --context "kind-$CLUSTER" "$@"; }
+# shellcheck source=scripts/lib/wait.sh
+source "$HERE/lib/wait.sh"
 
 TMP=$(mktemp -d); trap 'rm -rf "$TMP"' EXIT
 
@@ -44,7 +46,8 @@ load_image() { # image
 }
 
 # wait_until TIMEOUT WHAT CMD...: until CMD succeeds (it prints the state it saw); anything else, an error such as
-# "not found" included, is "not there yet". On timeout the last state seen is printed.
+# "not found" included, is "not there yet". On timeout the last state seen is printed. (For a state that is not a
+# condition: conditions go through wait_condition.)
 wait_until() {
   local deadline=$(( $(date +%s) + $1 )) what=$2 out; shift 2
   until out=$("$@" 2>&1); do
@@ -53,12 +56,8 @@ wait_until() {
   done
 }
 
-established() { # crd: its Established condition is True
-  local s; s=$(kc get crd "$1" -o jsonpath='{.status.conditions[?(@.type=="Established")].status}')
-  echo "crd/$1 Established=${s:-unset}"; [ "$s" = True ]
-}
-
-# workload NS KIND NAME: the controller saw the latest spec and every replica is updated and available/ready
+# workload NS KIND NAME: the controller saw the latest spec and every replica is updated, ready and available (a
+# rollout done; a StatefulSet has no condition that says so)
 workload() {
   local f gen seen want updated ready available
   f=$(kc -n "$1" get "$2" "$3" -o jsonpath='{.metadata.generation} {.status.observedGeneration} {.spec.replicas} {.status.updatedReplicas} {.status.readyReplicas} {.status.availableReplicas}')
@@ -92,10 +91,7 @@ argocd() {
   load_image "$image"; load_image "$redis"
   s=$(date +%s)
   apply_crds "$mod"/manifests/crds/{application,appproject,applicationset}-crd.yaml
-  local crd
-  for crd in applications appprojects applicationsets; do
-    wait_until 120 "the $crd.argoproj.io CRD" established "$crd.argoproj.io"
-  done
+  wait_condition kc 120 Established crd/applications.argoproj.io crd/appprojects.argoproj.io crd/applicationsets.argoproj.io
   printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n' | apply
   # Redis' password, created once (upstream's init container would run the CLI): never on a command line
   if ! kc -n argocd get secret argocd-redis >/dev/null 2>&1; then
@@ -160,10 +156,8 @@ flux() {
   load_image "$simage"; load_image "$himage"
   s=$(date +%s)
   apply_crds "$src"/config/crd/bases/*.yaml "$helm"/config/crd/bases/*.yaml
-  local crd
-  for crd in ocirepositories.source.toolkit.fluxcd.io helmcharts.source.toolkit.fluxcd.io helmreleases.helm.toolkit.fluxcd.io; do
-    wait_until 120 "the $crd CRD" established "$crd"
-  done
+  wait_condition kc 120 Established crd/ocirepositories.source.toolkit.fluxcd.io crd/helmcharts.source.toolkit.fluxcd.io \
+    crd/helmreleases.helm.toolkit.fluxcd.io
   mkdir -p "$TMP/flux/source-controller" "$TMP/flux/helm-controller"
   cp -r "$src/config" "$TMP/flux/source-controller/"; cp -r "$helm/config" "$TMP/flux/helm-controller/"
   cp "$ROOT/images/flux/install/"*.yaml "$TMP/flux/"

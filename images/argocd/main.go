@@ -1,11 +1,12 @@
 //go:build ignore
 
 // The two Argo CD components core mode runs (the application controller and the repo server) in one binary that
-// dispatches on its name, as argo-cd's own cmd/main.go does for all of them. build.sh compiles this file inside a
-// copy of the pinned argo-cd module (as cmd/spacefleet-argocd, the ignore constraint dropped), so it builds with that
-// module's go.mod, replace directives and go.sum; the components are used as the library packages they are.
-// Leaving out the CLI, the API server, the ApplicationSet and notification controllers keeps the build to the
-// packages the harness runs.
+// dispatches on its name, as argo-cd's own cmd/main.go does for all of them (the dispatch and the klog set-up follow
+// that file of github.com/argoproj/argo-cd/v3, Copyright The Argo Authors, Apache License 2.0; see NOTICE).
+// build.sh compiles this file inside a copy of the pinned argo-cd module (as cmd/spacefleet-argocd, the ignore
+// constraint dropped), so it builds with that module's go.mod, replace directives and go.sum; the components are
+// used as the library packages they are. Leaving out the CLI, the API server, the ApplicationSet and notification
+// controllers keeps the build to the packages the harness runs.
 package main
 
 import (
