@@ -17,7 +17,7 @@
 # network, resolved by Docker's DNS through CoreDNS; scripts/registry.sh). Prints "<controller> ready in Ns" (time
 # from the first apply to working) on stderr.
 # env: CACHE, KIND, KUBECTL, ARGOCD_VERSION, ARGOCD_GO, FLUX_SOURCE_VERSION, FLUX_HELM_VERSION (pinned by the root
-#      Makefile), HELM4, REGISTRY_HOST
+#      Makefile), HELM4_VERSION, REGISTRY_HOST
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)

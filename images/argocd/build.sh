@@ -4,16 +4,17 @@
 # inside a copy of the pinned github.com/argoproj/argo-cd/v3 module: `go install` is refused (the go.mod has replace
 # directives), and the zip lacks the nested gitops-engine module its replace points at (./gitops-engine), so the
 # served github.com/argoproj/argo-cd/gitops-engine/v3 of the same version is copied there. v3.6 needs Go 1.27: the
-# toolchain comes from the module proxy (GOTOOLCHAIN=ARGOCD_GO). The repo server runs `helm` (Helm 4: the project's
-# pinned helm4, make tools-helm4) and `tar` (Debian's busybox-static) from PATH. FROM scratch: the binaries, the
-# host's CA bundle (Debian ca-certificates), /etc/passwd and /tmp.
+# toolchain comes from the module proxy (GOTOOLCHAIN=ARGOCD_GO). The repo server runs `helm` (Helm 4, the project's
+# pin HELM4_VERSION, built here static: `make tools-helm4`'s binary links libc and a scratch image has none) and
+# `tar` (Debian's busybox-static) from PATH. FROM scratch: the binaries, the host's CA bundle (Debian
+# ca-certificates), /etc/passwd and /tmp.
 # Cached like the other add-ons: a zstd tar under $CACHE/images keyed by build.sh, main.go, the versions and the
-# bytes of helm4, busybox and the CA bundle (install/ is not in the key: it is how the image is deployed).
+# bytes of busybox and the CA bundle (install/ is not in the key: it is how the image is deployed).
 #
 # usage: build.sh [ensure|build|key|module]      default: ensure
 #   module: print the directory of the pinned argo-cd module (its manifests/ are what scripts/gitops.sh installs)
-# env: CACHE (default ~/.cache/spacefleet), ARGOCD_VERSION, ARGOCD_GO (pinned by the root Makefile), ARGOCD_IMAGE,
-#      HELM4 (default $CACHE/bin/helm4)
+# env: CACHE (default ~/.cache/spacefleet), ARGOCD_VERSION, ARGOCD_GO, HELM4_VERSION (pinned by the root Makefile),
+#      ARGOCD_IMAGE
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
@@ -23,7 +24,7 @@ IMGCACHE=$CACHE/images
 ARGOCD_VERSION=${ARGOCD_VERSION:-v3.6.2}
 ARGOCD_GO=${ARGOCD_GO:-go1.27.3}
 ARGOCD_IMAGE=${ARGOCD_IMAGE:-spacefleet/argocd:$ARGOCD_VERSION}
-HELM4=${HELM4:-$CACHE/bin/helm4}
+HELM4_VERSION=${HELM4_VERSION:-v4.3.1}
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 MODULE=github.com/argoproj/argo-cd/v3
 ENGINE=github.com/argoproj/argo-cd/gitops-engine/v3
@@ -31,11 +32,10 @@ export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS='' GOTOOLCHAIN=$ARGOCD
 
 log() { echo "[argocd $(date +%T)] $*" >&2; }
 need() { [ -e "$1" ] || { echo "missing $1 ($2)" >&2; exit 1; }; }
-need "$HELM4" "make tools-helm4"
 need /bin/busybox "apt-get install busybox-static"
 need "$CA_BUNDLE" "apt-get install ca-certificates"
-KEY=$({ cd "$HERE" && sha256sum build.sh main.go; sha256sum "$HELM4" /bin/busybox "$CA_BUNDLE" | cut -d' ' -f1
-        echo "$ARGOCD_VERSION $ARGOCD_GO $ARGOCD_IMAGE"; } | sha256sum | cut -c1-16)
+KEY=$({ cd "$HERE" && sha256sum build.sh main.go; sha256sum /bin/busybox "$CA_BUNDLE" | cut -d' ' -f1
+        echo "$ARGOCD_VERSION $ARGOCD_GO $HELM4_VERSION $ARGOCD_IMAGE"; } | sha256sum | cut -c1-16)
 TARBALL=$IMGCACHE/argocd-$ARGOCD_VERSION-$KEY.tar.zst
 
 module_dir() { # module@version -> its directory in the module cache (downloaded when missing)
@@ -67,14 +67,19 @@ build() {
       -X $MODULE/common.kubectlVersion=$(go list -m -f '{{.Version}}' k8s.io/kubectl)" ./cmd/spacefleet-argocd)
   ln -s argocd "$R/usr/local/bin/argocd-application-controller"
   ln -s argocd "$R/usr/local/bin/argocd-repo-server"
-  cp "$HELM4" "$R/usr/local/bin/helm"
+  log "go install helm.sh/helm/v4/cmd/helm@$HELM4_VERSION (static)"
+  rm -rf "$W/helm"; mkdir -p "$W/helm"
+  (cd "$W" && GOTOOLCHAIN=local GOBIN="$W/helm" go install -trimpath -ldflags "-s -w \
+      -X helm.sh/helm/v4/internal/version.version=$HELM4_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean" \
+      "helm.sh/helm/v4/cmd/helm@$HELM4_VERSION")
+  mv "$W/helm/helm" "$R/usr/local/bin/helm"
   cp /bin/busybox "$R/bin/busybox"; ln -s busybox "$R/bin/tar"
   cp "$CA_BUNDLE" "$R/etc/ssl/certs/ca-certificates.crt"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nargocd:x:999:999:argocd:/home/argocd:/sbin/nologin\n' > "$R/etc/passwd"
   printf 'root:x:0:\nargocd:x:999:\n' > "$R/etc/group"
   chmod 1777 "$R/tmp"
   local hv; hv=$("$R/usr/local/bin/helm" version --template '{{.Version}}')
-  case $hv in v4.*) ;; *) echo "$HELM4 is helm $hv, not Helm 4" >&2; exit 1 ;; esac
+  [ "$hv" = "$HELM4_VERSION" ] || { echo "the helm built is $hv, not $HELM4_VERSION" >&2; exit 1; }
   # no gpg in the image: source verification by GnuPG is off (the repo server would run gpg at start otherwise)
   cat > "$W/ctx/Dockerfile" <<EOF
 FROM scratch

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	_ "unsafe" // go:linkname
 
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
@@ -20,9 +21,15 @@ import (
 	appcontroller "github.com/argoproj/argo-cd/v3/cmd/argocd-application-controller/commands"
 	reposerver "github.com/argoproj/argo-cd/v3/cmd/argocd-repo-server/commands"
 	"github.com/argoproj/argo-cd/v3/common"
-	"github.com/argoproj/argo-cd/v3/util/grpc"
 	"github.com/argoproj/argo-cd/v3/util/log"
 )
+
+// grpc's DNS resolver does SRV (_grpclb._tcp) lookups when this is true (argo-cd issues 29857, 29989). Only the
+// grpclb balancer sets it, at init; upstream's main links it (through components left out here) and turns it off
+// with util/grpc.DisableSRVLookups, which panics when it finds it off already, as it is in this binary. Off either way.
+//
+//go:linkname grpcSRVLookups google.golang.org/grpc/internal/resolver/dns.EnableSRVLookups
+var grpcSRVLookups bool
 
 func init() {
 	// as upstream: klog follows the configured log level and format
@@ -30,7 +37,7 @@ func init() {
 }
 
 func main() {
-	grpc.DisableSRVLookups()
+	grpcSRVLookups = false
 	name := filepath.Base(os.Args[0])
 	if v := os.Getenv("ARGOCD_BINARY_NAME"); v != "" {
 		name = v
