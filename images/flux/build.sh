@@ -32,6 +32,12 @@ KEY=$({ cd "$HERE" && sha256sum build.sh; sha256sum "$CA_BUNDLE" | cut -d' ' -f1
         echo "$FLUX_SOURCE_VERSION $FLUX_HELM_VERSION $FLUX_IMAGE_PREFIX"; } | sha256sum | cut -c1-16)
 TARBALL=$IMGCACHE/flux-$FLUX_SOURCE_VERSION-$FLUX_HELM_VERSION-$KEY.tar.zst
 
+# Dependencies the proxy does not serve at the version a controller requires, and the served version used instead:
+# "NAME PATH REQUIRED SERVED". github.com/fluxcd/pkg/artifact v0.18.3's zip is refused ("403 This module version is
+# not available"); v0.18.0..v0.18.x changed nothing but go.mod/go.sum (dependency bumps the controller's own go.mod
+# requires anyway), so v0.18.0 builds the same code.
+DEP_SWAPS='source-controller github.com/fluxcd/pkg/artifact v0.18.3 v0.18.0'
+
 version_of() { # NAME -> its pinned version
   case $1 in source-controller) echo "$FLUX_SOURCE_VERSION" ;; helm-controller) echo "$FLUX_HELM_VERSION" ;;
     *) echo "unknown Flux controller $1" >&2; exit 2 ;; esac
@@ -61,6 +67,14 @@ build_one() { # NAME IMAGE
   fi
   [ ! -e "$W/src/api" ] || { echo "$name $version: the module now ships api/: build it as it is" >&2; exit 1; }
   (cd "$W/src" && go mod edit -replace "$api=$api@$apiv" && go mod download "$api@$apiv")
+  local n path req served have
+  while read -r n path req served; do
+    [ "$n" = "$name" ] || continue
+    have=$(cd "$W/src" && go mod edit -json | jq -r --arg p "$path" '.Require[] | select(.Path == $p) | .Version')
+    [ "$have" = "$req" ] || { echo "$name $version requires $path $have, not $req: revisit DEP_SWAPS in build.sh" >&2; exit 1; }
+    log "$name: $path $req is not served by the proxy: $served instead"
+    (cd "$W/src" && go mod edit -replace "$path=$path@$served")
+  done <<<"$DEP_SWAPS"
   log "go build $name $version (api $apiv from the proxy)"
   # -mod=mod: go.sum gains the api module's hashes (the replace made them unnecessary upstream)
   (cd "$W/src" && go build -mod=mod -trimpath -ldflags "-s -w" -o "$R/usr/local/bin/$name" .)
