@@ -117,12 +117,12 @@ metadata:
   name: spacefleet-e2e
   namespace: argocd
 spec:
-  description: The Spacefleet e2e suites (tests/e2e): the chart from the harness registry into e2e-* namespaces.
+  description: "The Spacefleet e2e suites (tests/e2e): the chart from the harness registry into e2e-* namespaces"
   sourceRepos:
   - $REGISTRY_HOST/charts
   destinations:
   - server: https://kubernetes.default.svc
-    namespace: e2e-*
+    namespace: "e2e-*"
   namespaceResourceWhitelist:
   - group: '*'
     kind: '*'
