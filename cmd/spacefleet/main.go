@@ -1,5 +1,6 @@
 // Command spacefleet is the one binary of the Spacefleet image: migrate, web,
-// worker and dbcheck, plus loadgen (a bounded load generator for tests). See
+// worker and dbcheck, secrets (the chart's create-if-missing step for what it
+// generates), plus loadgen (a bounded load generator for tests). See
 // docs/app-contract.md for its environment.
 package main
 
@@ -15,11 +16,12 @@ import (
 	"github.com/spacefleet/spacefleet/internal/db"
 	"github.com/spacefleet/spacefleet/internal/loadgen"
 	"github.com/spacefleet/spacefleet/internal/migrations"
+	"github.com/spacefleet/spacefleet/internal/secrets"
 	"github.com/spacefleet/spacefleet/internal/web"
 	"github.com/spacefleet/spacefleet/internal/worker"
 )
 
-const usage = "usage: spacefleet migrate|web|worker|dbcheck|loadgen [-h]"
+const usage = "usage: spacefleet migrate|web|worker|dbcheck|secrets|loadgen [-h]"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
@@ -48,6 +50,13 @@ func main() {
 		if cfg, err = web.ConfigFromEnv(os.Getenv); err == nil {
 			err = web.Run(ctx, cfg, log)
 		}
+	case "secrets":
+		if err := runSecrets(ctx, log); err != nil {
+			// not a database error: say it as it is (it names the Secret, the refused call and the values fix)
+			log.Error("secrets failed", "error", err.Error())
+			os.Exit(1)
+		}
+		return
 	case "worker":
 		var cfg worker.Config
 		if cfg, err = worker.ConfigFromEnv(os.Getenv); err == nil {
@@ -83,4 +92,18 @@ func newLogger(cmd string) (*slog.Logger, error) {
 		component = cmd
 	}
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level})).With("component", component), err
+}
+
+// runSecrets: `spacefleet secrets`, the chart's create-if-missing Job (internal/secrets).
+func runSecrets(ctx context.Context, log *slog.Logger) error {
+	specs, err := secrets.ParseSpecs(os.Getenv("SPACEFLEET_SECRETS"))
+	if err != nil {
+		return err
+	}
+	api, err := secrets.InCluster()
+	if err != nil {
+		return err
+	}
+	_, err = secrets.Ensure(ctx, api, specs, log)
+	return err
 }

@@ -27,12 +27,12 @@ import (
 //	step2: a no-op `helm upgrade` keeps the generated password and rolls nothing; `helm upgrade` with
 //	       postgresql.auth.password=NEW rotates the role (new password accepted over TCP, old one rejected with
 //	       28P01), the app keeps its rows and writes new ones, `helm test` passes; a repeated upgrade with the same
-//	       NEW rolls nothing.
+//	       NEW rolls nothing; dropping the password returns everything to the generated one; then NEW again.
 //	step2b: `helm rollback` to revision 1 keeps the StatefulSet and its PVC (same UIDs) and the rows; the role
 //	       follows the rolled-back Secret (generated password again) and the app keeps working.
-//	step4: `helm uninstall` keeps the PVC; a reinstall with the same release name and the same explicit password
-//	       finds the rows; a second uninstall + reinstall with a *generated* (so different) password also does: the
-//	       password-sync sidecar applies the new password to the existing role.
+//	step4: `helm uninstall` keeps the PVC and the generated password Secret; a reinstall with the same release name
+//	       and the same explicit password finds the rows; a second uninstall + reinstall without a password finds the
+//	       generated one again (not the explicit one the role has): the password-sync sidecar applies it.
 //
 // TestLifecycleBundledTLS (step3): postgresql.tls with a pre-provisioned Secret and required=true; the app and
 // dbcheck connect with TLS (verify-full), a plaintext connection is rejected by pg_hba.
@@ -157,7 +157,10 @@ func TestLifecycleBundled(t *testing.T) {
 		t.Logf("TIMING step1 helm install --wait: %s", res.Duration.Round(time.Second))
 		generated = rel.BundledPassword(t)
 		assert.Len(t, generated, 32, "generated password length")
-		assert.Equal(t, generated, h.URLPassword(t, string(rel.DatabaseSecretData(t)["DATABASE_URL"])), "DATABASE_URL carries the Secret's password")
+		name, _ := rel.PasswordRef(t)
+		assert.Equal(t, rel.GeneratedPasswordSecret(), name, "generated in the cluster by the secrets Job")
+		assert.Empty(t, h.URLPassword(t, string(rel.DatabaseSecretData(t)["DATABASE_URL"])), "DATABASE_URL carries no password (PGPASSWORD does)")
+		assert.NotContains(t, rel.DatabaseSecretData(t), "password", "the rendered Secret holds no generated password")
 		api := h.PortForward(t, ns, rel.Web())
 		write(t, api, "install", 3)
 		roleAccepts(t, rel, generated, "generated")
@@ -191,7 +194,7 @@ func TestLifecycleBundled(t *testing.T) {
 		t.Logf("TIMING step2 rotation helm upgrade --wait: %s", res.Duration.Round(time.Second))
 		data := rel.DatabaseSecretData(t)
 		assert.Equal(t, rotated, string(data["password"]), "the Secret holds NEW")
-		assert.Equal(t, rotated, h.URLPassword(t, string(data["DATABASE_URL"])), "DATABASE_URL holds NEW")
+		assert.Equal(t, rotated, rel.BundledPassword(t), "the database reads NEW")
 		after = podUIDs(t, rel)
 		for c := range before {
 			allReplaced(t, before[c], after[c], c)
@@ -230,18 +233,26 @@ func TestLifecycleBundled(t *testing.T) {
 			sameUIDs(t, before[c], after[c], c+" (same NEW again)")
 		}
 
-		// An upgrade that omits the password after an explicit rotation: lookup keeps NEW (no lockout). The pod
-		// checksum hashes the *values'* password ("" now), so the pods roll once: logged, not asserted.
+		// An upgrade that omits the password after an explicit rotation returns to the generated one (kept in the
+		// cluster by the secrets Job): every client and the role follow it, as for a rotation (no lockout).
 		before = podUIDs(t, rel)
 		res = rel.Upgrade(t, []string{"dev.yaml"}, nil)
 		require.NoError(t, res.Err, "helm upgrade without the password after the rotation")
-		assert.Equal(t, rotated, rel.BundledPassword(t), "omitting the password keeps the current one")
+		assert.Equal(t, generated, rel.BundledPassword(t), "omitting the password returns to the generated one")
 		after = podUIDs(t, rel)
-		rolled := fmt.Sprint(before) != fmt.Sprint(after)
-		t.Logf("upgrade omitting the password after a rotation (%s): password kept, pods rolled=%v", res.Duration.Round(time.Second), rolled)
+		for c := range before {
+			allReplaced(t, before[c], after[c], c+" (back to the generated password)")
+		}
 		ns.WaitReadyPods(t, rel.Selector("web"), 1, 5*time.Minute)
-		roleAccepts(t, rel, rotated, "NEW (after the upgrade that omitted it)")
+		roleAccepts(t, rel, generated, "generated (after the upgrade that omitted NEW)")
+		roleRejects(t, rel, rotated, "NEW (no longer in values)")
 		readAll(t, h.PortForward(t, ns, rel.Web()), ships)
+
+		// and NEW once more, so the rollback below crosses a rotation
+		res = rel.Upgrade(t, []string{"dev.yaml"}, passwordOverride(rotated))
+		require.NoError(t, res.Err, "helm upgrade with NEW again")
+		ns.WaitReadyPods(t, rel.Selector("web"), 1, 5*time.Minute)
+		roleAccepts(t, rel, rotated, "NEW (again)")
 	}) {
 		t.FailNow()
 	}
@@ -317,22 +328,24 @@ func TestLifecycleBundled(t *testing.T) {
 			return
 		}
 
-		// The trap: uninstall removed the Secret, so a reinstall without a password generates a new one while the
-		// data directory's role still has the old one. The password-sync sidecar applies it (the rotation path).
+		// The generated password Secret is not a release resource: it outlives the uninstall with the data volume, so
+		// a reinstall without a password finds the generated password again, while the role still has the explicit
+		// one of the last install. The password-sync sidecar applies it (the rotation path).
 		t.Run("generated-password", func(t *testing.T) {
 			h.Timer(t)
 			uid := uninstall(t)
+			_, err := ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.GeneratedPasswordSecret(), metav1.GetOptions{})
+			require.NoError(t, err, "the generated password Secret survives helm uninstall, like the data volume")
 			res := rel.Install(t, []string{"dev.yaml"}, nil)
 			require.NoError(t, res.Err, "helm install again, same release name, generated password")
 			t.Logf("TIMING step4 reinstall (generated password) helm install --wait: %s", res.Duration.Round(time.Second))
 			assert.Equal(t, uid, pvcUID(t), "the reinstall reuses the retained PVC")
-			regenerated := rel.BundledPassword(t)
-			require.NotEqual(t, rotated, regenerated, "a fresh install generates a new password")
+			assert.Equal(t, generated, rel.BundledPassword(t), "the reinstall finds the password generated at the first install")
 			api := h.PortForward(t, ns, rel.Web())
 			readAll(t, api, ships)
 			write(t, api, "regenerated", 1)
-			roleAccepts(t, rel, regenerated, "newly generated")
-			roleRejects(t, rel, rotated, "pre-uninstall")
+			roleAccepts(t, rel, generated, "generated (found again)")
+			roleRejects(t, rel, rotated, "pre-uninstall explicit")
 			helmTest(t)
 		})
 	})

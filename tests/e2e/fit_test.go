@@ -202,18 +202,35 @@ func TestEveryExampleIsAcceptedByTheAPIServer(t *testing.T) {
 	env := h.Load(t)
 	h.Timer(t)
 	h.RequireAddon(t, env, "cert-manager") // examples/values/cert-manager.yaml renders Certificates: their CRD must exist
+	h.ApplyPrometheusOperatorCRDs(t, env)  // production.yaml and the staging/production stacks render ServiceMonitors, PrometheusRules
 	ns := h.NewNamespace(t, env, "e2e-examples")
 	files, err := filepath.Glob(filepath.Join(env.Examples, "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	// the layered stacks, each as base.yaml + overlay ("a.yaml+b.yaml")
+	overlays, err := filepath.Glob(filepath.Join(env.Examples, "layered", "*.yaml"))
+	require.NoError(t, err)
+	for _, o := range overlays {
+		if filepath.Base(o) != "base.yaml" {
+			files = append(files, filepath.Join(env.Examples, "layered", "base.yaml")+"+"+o)
+		}
+	}
 	// The `helm test` Pod is admitted only when its ServiceAccount exists, and a dry run creates nothing: the
 	// release's ServiceAccount is created for real first (the Pod's own admission is what is being checked).
 	_, err = ns.Kubectl(t, "create", "serviceaccount", "ex-spacefleet")
 	require.NoError(t, err)
-	for _, f := range files {
-		args := []string{"template", "ex", env.Chart, "-n", ns.Name, "-f", f, "--kube-version", "1.33.13",
-			"--set-string", "image.repository=" + env.AppImage.Repository, "--set-string", "image.tag=" + env.AppImage.Tag,
-			"--set-string", "postgresql.image.repository=" + env.PGImage.Repository, "--set-string", "postgresql.image.tag=" + env.PGImage.Tag}
+	for _, stack := range files {
+		args := []string{"template", "ex", env.Chart, "-n", ns.Name}
+		for _, f := range strings.Split(stack, "+") {
+			args = append(args, "-f", f)
+		}
+		f := filepath.Base(stack) // a stack: its overlay's name, prefixed
+		if strings.Contains(stack, "+") {
+			f = "layered-" + f
+		}
+		args = append(args, "--kube-version", "1.33.13",
+			"--set-string", "image.repository="+env.AppImage.Repository, "--set-string", "image.tag="+env.AppImage.Tag,
+			"--set-string", "postgresql.image.repository="+env.PGImage.Repository, "--set-string", "postgresql.image.tag="+env.PGImage.Tag)
 		manifest, err := exec.Command(env.Helm, args...).Output()
 		require.NoErrorf(t, err, "helm template -f %s", filepath.Base(f))
 		path := filepath.Join(t.TempDir(), filepath.Base(f))

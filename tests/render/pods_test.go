@@ -173,7 +173,7 @@ func TestAutoscalingLeavesReplicasOutAndPDBsStayCoherent(t *testing.T) {
 func TestNotesWarnWhenAnHPACanScaleWebOut(t *testing.T) {
 	res := render(t, nil, append(external, "web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=4")...)
 	assert.Contains(t, res.Notes, "web.autoscaling.maxReplicas=4 with rateLimiting.backend=memory")
-	assert.Contains(t, res.Notes, "web.autoscaling.maxReplicas=4 without web.service.sessionAffinity=ClientIP")
+	assert.NotContains(t, res.Notes, "sessionAffinity", "Spacefleet keeps no sessions: more than one pod asks for no affinity")
 	res = render(t, nil, append(external, "web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=1")...)
 	assert.NotContains(t, res.Notes, "rateLimiting.backend=memory")
 }
@@ -322,8 +322,15 @@ func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(2)}, "postgresql": map[string]any{"image": map[string]any{"tag": float64(16)}}})
 	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:16", container(t, res, "postgresql").Image)
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(1000000)}})
+	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
+	// a date-like tag read from a values file (float64 20240101) stays its digits, never 2.0240101e+07
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(20240101)}})
+	assert.Equal(t, "spacefleet/spacefleet:20240101", container(t, res, "web").Image)
 	res = render(t, nil, "image.tag=1000000", "postgresql.image.tag=15")
 	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
+	res = render(t, nil, "image.tag=2", "postgresql.image.tag=15")
+	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:15", container(t, res, "postgresql").Image)
 
 	_, err := chart.Render(chart.Options{Values: map[string]any{"image": map[string]any{"tag": 1.1}}})

@@ -8,9 +8,10 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$root/scripts/lib/wait.sh"
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 fails=0
-check() { # name: condition
-  if eval "$2"; then echo "ok    $1"; else echo "FAIL  $1"; fails=$((fails + 1)); fi
+check() { # name function: the function's status is the verdict
+  if "$2"; then echo "ok    $1"; else echo "FAIL  $1"; fails=$((fails + 1)); fi
 }
+calls() { cat "$work/calls"; }
 
 # fake_kubectl answers `get ... -o json` with the next state of $work/states (one file per call), then the last one
 states() { rm -f "$work"/state.*; local i=0 s; for s in "$@"; do printf '%s' "$s" > "$work/state.$i"; i=$((i + 1)); done; echo 0 > "$work/calls"; }
@@ -29,28 +30,47 @@ crd_names='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"
 crd_false='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"},"status":{"conditions":[{"type":"Established","status":"False","reason":"Installing","message":"not yet"}]}}'
 crd_ok='{"kind":"CustomResourceDefinition","metadata":{"name":"x.example.com"},"status":{"conditions":[{"type":"Established","status":"True"}]}}'
 
-states "NOTFOUND customresourcedefinitions \"x.example.com\" not found" "$crd_none" "$crd_names" "$crd_false" "$crd_ok"
-check "missing, unset, other conditions, False, then True: waits and succeeds" \
-  'wait_condition fake_kubectl 30 Established crd/x.example.com 2>"$work/err" && [ "$(cat "$work/calls")" = 5 ]'
+waits_through_every_state() {
+  states "NOTFOUND customresourcedefinitions \"x.example.com\" not found" "$crd_none" "$crd_names" "$crd_false" "$crd_ok"
+  wait_condition fake_kubectl 30 Established crd/x.example.com 2>"$work/err" && [ "$(calls)" = 5 ]
+}
+check "missing, unset, other conditions, False, then True: waits and succeeds" waits_through_every_state
 
-states '{"kind":"List","items":[]}' '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"kind":"Pod","metadata":{"name":"b"}}]}' \
-  '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"kind":"Pod","metadata":{"name":"b"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}'
-check "a list: empty, then one of two Ready, then both: waits for all" \
-  'wait_condition fake_kubectl 30 Ready -n x pod 2>"$work/err" && [ "$(cat "$work/calls")" = 3 ]'
+waits_for_every_item() {
+  states '{"kind":"List","items":[]}' \
+    '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"kind":"Pod","metadata":{"name":"b"}}]}' \
+    '{"kind":"List","items":[{"kind":"Pod","metadata":{"name":"a"},"status":{"conditions":[{"type":"Ready","status":"True"}]}},{"kind":"Pod","metadata":{"name":"b"},"status":{"conditions":[{"type":"Ready","status":"True"}]}}]}'
+  wait_condition fake_kubectl 30 Ready -n x pod 2>"$work/err" && [ "$(calls)" = 3 ]
+}
+check "a list: empty, then one of two Ready, then both: waits for all" waits_for_every_item
 
 # the deadline: date is real, so a timeout of 0 ends after the first look
-states "$crd_none"
-check "deadline: fails and names the last state" \
-  '! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" && grep -F "no Established condition yet (status.conditions: unset)" "$work/err" >/dev/null'
-states "$crd_false"
-check "deadline on False: the reason and message are shown" \
-  '! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" && grep -F "Established=False reason=Installing message=not yet" "$work/err" >/dev/null'
-states "NOTFOUND nothing here"
-check "deadline while missing: says it was not there yet" \
-  '! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" && grep -F "not there yet: Error from server (NotFound)" "$work/err" >/dev/null'
-states "$crd_ok"
-check "already True: one look" \
-  'wait_condition fake_kubectl 30 Established crd/x.example.com && [ "$(cat "$work/calls")" = 1 ]'
+deadline_names_last_state() {
+  states "$crd_none"
+  ! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" &&
+    grep -F "no Established condition yet (status.conditions: unset)" "$work/err" >/dev/null
+}
+check "deadline: fails and names the last state" deadline_names_last_state
+
+deadline_shows_reason() {
+  states "$crd_false"
+  ! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" &&
+    grep -F "Established=False reason=Installing message=not yet" "$work/err" >/dev/null
+}
+check "deadline on False: the reason and message are shown" deadline_shows_reason
+
+deadline_while_missing() {
+  states "NOTFOUND nothing here"
+  ! wait_condition fake_kubectl 0 Established crd/x.example.com 2>"$work/err" &&
+    grep -F "not there yet: Error from server (NotFound)" "$work/err" >/dev/null
+}
+check "deadline while missing: says it was not there yet" deadline_while_missing
+
+already_true() {
+  states "$crd_ok"
+  wait_condition fake_kubectl 30 Established crd/x.example.com && [ "$(calls)" = 1 ]
+}
+check "already True: one look" already_true
 
 echo "wait_test: $fails failed"
 [ "$fails" -eq 0 ]

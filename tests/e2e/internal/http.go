@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/gruntwork-io/terratest/modules/logger"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/utils/ptr"
 )
 
@@ -38,19 +40,63 @@ type API struct {
 // PortForward opens a tunnel to port 80 of the Service; it is closed when the test ends.
 func PortForward(t testing.TB, ns *NS, service string) *API {
 	t.Helper()
+	return &API{Base: "http://" + Tunnel(t, ns, service, 80), client: &http.Client{Timeout: 15 * time.Second}}
+}
+
+// Tunnel port-forwards a local port to port of the Service and returns "127.0.0.1:PORT"; closed when the test ends.
+// `kubectl port-forward svc/...` semantics: one pod behind the Service. A port-forward is used only once it can be:
+// it waits until the Service's pods are Ready and none is terminating (after `helm upgrade --wait` the old pods may
+// still be shutting down, and a tunnel to one of them dies with it), then until the local end accepts a connection.
+func Tunnel(t testing.TB, ns *NS, service string, port int) string {
+	t.Helper()
 	var tun *k8s.Tunnel
-	err := Eventually(2*time.Minute, 3*time.Second, func() (bool, error) {
-		tun = k8s.NewTunnelWithLogger(ns.Kube, k8s.ResourceTypeService, service, 0, 80, logger.Discard)
+	err := Eventually(3*time.Minute, 2*time.Second, func() (bool, error) {
+		if err := serviceSettled(ns, service); err != nil {
+			return false, err
+		}
+		tun = k8s.NewTunnelWithLogger(ns.Kube, k8s.ResourceTypeService, service, 0, port, logger.Discard)
 		if err := tun.ForwardPortE(t); err != nil {
 			return false, err
 		}
+		c, err := net.DialTimeout("tcp", tun.Endpoint(), 5*time.Second)
+		if err != nil {
+			tun.Close()
+			return false, fmt.Errorf("the tunnel's local end does not accept connections yet: %w", err)
+		}
+		c.Close()
 		return true, nil
 	})
 	if err != nil {
-		t.Fatalf("port-forward svc/%s: %v", service, err)
+		t.Fatalf("port-forward svc/%s:%d: %v", service, port, err)
 	}
 	t.Cleanup(tun.Close)
-	return &API{Base: "http://" + tun.Endpoint(), tunnel: tun, client: &http.Client{Timeout: 15 * time.Second}}
+	return tun.Endpoint()
+}
+
+// serviceSettled: the Service exists, at least one of its pods is Ready, and none is terminating.
+func serviceSettled(ns *NS, service string) error {
+	svc, err := ns.Client.CoreV1().Services(ns.Name).Get(context.Background(), service, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("service %s: %w", service, err)
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector).String()
+	pods, err := ns.Client.CoreV1().Pods(ns.Name).List(context.Background(), metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return fmt.Errorf("pods of service %s: %w", service, err)
+	}
+	ready := 0
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil {
+			return fmt.Errorf("pod %s behind service %s is terminating", p.Name, service)
+		}
+		if PodReady(&p) {
+			ready++
+		}
+	}
+	if ready == 0 {
+		return fmt.Errorf("no Ready pod behind service %s (%d pods)", service, len(pods.Items))
+	}
+	return nil
 }
 
 // Do sends a request and returns status and body.

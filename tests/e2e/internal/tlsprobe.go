@@ -17,28 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/logger"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
-
-// Tunnel port-forwards to a Service port for the rest of the test and returns the local address.
-func Tunnel(t testing.TB, ns *NS, service string, port int) string {
-	t.Helper()
-	var tun *k8s.Tunnel
-	err := Eventually(2*time.Minute, 3*time.Second, func() (bool, error) {
-		tun = k8s.NewTunnelWithLogger(ns.Kube, k8s.ResourceTypeService, service, 0, port, logger.Discard)
-		if err := tun.ForwardPortE(t); err != nil {
-			return false, err
-		}
-		return true, nil
-	})
-	if err != nil {
-		t.Fatalf("port-forward svc/%s:%d: %v", service, port, err)
-	}
-	t.Cleanup(tun.Close)
-	return tun.Endpoint()
-}
 
 // PortForwardTLS is PortForward for a web that serves HTTPS: the client verifies the certificate against caPEM
 // for serverName (a name the certificate must cover, e.g. the web Service's).
