@@ -59,11 +59,12 @@ wait_until() {
 # workload NS KIND NAME: the controller saw the latest spec and every replica is updated, ready and available (a
 # rollout done; a StatefulSet has no condition that says so)
 workload() {
-  local f gen seen want updated ready available
-  f=$(kc -n "$1" get "$2" "$3" -o jsonpath='{.metadata.generation} {.status.observedGeneration} {.spec.replicas} {.status.updatedReplicas} {.status.readyReplicas} {.status.availableReplicas}')
-  read -r gen seen want updated ready available <<<"$f"
-  echo "$2/$3: generation ${gen:-?} observed ${seen:-none}, replicas ${want:-?}: updated ${updated:-0}, ready ${ready:-0}, available ${available:-0}"
-  [ -n "$gen" ] && [ "${seen:-0}" -ge "$gen" ] && [ "${updated:-0}" = "$want" ] && [ "${ready:-0}" = "$want" ] && [ "${available:-0}" = "$want" ]
+  local f gen seen want have updated ready available
+  f=$(kc -n "$1" get "$2" "$3" -o jsonpath='{.metadata.generation} {.status.observedGeneration} {.spec.replicas} {.status.replicas} {.status.updatedReplicas} {.status.readyReplicas} {.status.availableReplicas}')
+  read -r gen seen want have updated ready available <<<"$f"
+  echo "$2/$3: generation ${gen:-?} observed ${seen:-none}, replicas ${want:-?} (${have:-0} running): updated ${updated:-0}, ready ${ready:-0}, available ${available:-0}"
+  [ -n "$gen" ] && [ "${seen:-0}" -ge "$gen" ] && [ "${have:-0}" = "$want" ] && [ "${updated:-0}" = "$want" ] &&
+    [ "${ready:-0}" = "$want" ] && [ "${available:-0}" = "$want" ]
 }
 
 apply_crds() { # file...
@@ -90,6 +91,11 @@ argocd() {
   mod=$(ARGOCD_IMAGE=$image "$ROOT/images/argocd/build.sh" module)
   load_image "$image"; load_image "$redis"
   s=$(date +%s)
+  # Installed already (a kept cluster): the harness pushes the same chart version again on every run, and Argo CD
+  # keeps what it pulled and rendered by version (the chart in the repo server's /tmp, the manifests in Redis, which
+  # persists nothing): both are restarted below, so this run renders the package it just pushed.
+  local rerun=0
+  kc -n argocd get deployment argocd-repo-server >/dev/null 2>&1 && rerun=1
   apply_crds "$mod"/manifests/crds/{application,appproject,applicationset}-crd.yaml
   wait_condition kc 120 Established crd/applications.argoproj.io crd/appprojects.argoproj.io crd/applicationsets.argoproj.io
   printf 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: argocd\n' | apply
@@ -141,6 +147,10 @@ stringData:
   enableOCI: "true"
   insecureOCIForceHttp: "true"
 EOF
+  if [ "$rerun" = 1 ]; then
+    kc -n argocd rollout restart deployment/argocd-repo-server deployment/argocd-redis >/dev/null
+    log "restarted the repo server and Redis (a re-run: their caches may hold a chart of the same version)"
+  fi
   wait_until 300 "Redis" workload argocd deployment argocd-redis
   wait_until 300 "the repo server" workload argocd deployment argocd-repo-server
   wait_until 300 "the application controller" workload argocd statefulset argocd-application-controller

@@ -213,12 +213,53 @@ func NewArgoApp(t *testing.T, ns *NS, oci OCI, h ArgoHelm, syncOptions []string,
 		if t.Failed() {
 			a.Dump(t)
 		}
-		if out, err := kubectl(t, a.Env, "-n", ArgoNamespace, "delete", "application", a.Name, "--wait=false"); err != nil {
-			t.Logf("delete application %s: %v: %s", a.Name, err, out)
-		}
+		a.Delete(t)
 	})
 	t.Logf("Application %s/%s: chart %s/charts/spacefleet %s into %s", ArgoNamespace, a.Name, oci.InClusterRegistry(ns.Env), oci.Version, ns.Name)
 	return a
+}
+
+// hookFinalizer is what Argo CD puts on a hook while its phase runs; it removes it when the phase ends.
+const hookFinalizer = "argocd.argoproj.io/hook-finalizer"
+
+// Delete deletes the Application (not what it deployed: the namespace's deletion does that), waits until it is
+// gone, then takes Argo CD's hook finalizer off whatever still carries it: a hook left running (a sync that never
+// finished) would otherwise keep the namespace Terminating forever.
+func (a *ArgoApp) Delete(t testing.TB) {
+	t.Helper()
+	if out, err := kubectl(t, a.Env, "-n", ArgoNamespace, "delete", "application", a.Name, "--ignore-not-found", "--timeout", "2m"); err != nil {
+		t.Logf("delete application %s: %v: %s", a.Name, err, out)
+	}
+	var list struct {
+		Items []struct {
+			Kind     string `json:"kind"`
+			Metadata struct {
+				Name       string   `json:"name"`
+				Finalizers []string `json:"finalizers"`
+			} `json:"metadata"`
+		} `json:"items"`
+	}
+	if err := getJSON(t, a.Env, &list, "-n", a.NS.Name, "jobs,pods,serviceaccounts,roles,rolebindings,networkpolicies,secrets,configmaps"); err != nil {
+		t.Logf("list the hooks of %s: %v", a.NS.Name, err)
+		return
+	}
+	for _, it := range list.Items {
+		var keep []string
+		for _, f := range it.Metadata.Finalizers {
+			if f != hookFinalizer {
+				keep = append(keep, f)
+			}
+		}
+		if len(keep) == len(it.Metadata.Finalizers) {
+			continue
+		}
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"finalizers": keep}})
+		if out, err := kubectl(t, a.Env, "-n", a.NS.Name, "patch", strings.ToLower(it.Kind), it.Metadata.Name, "--type", "merge", "-p", string(patch)); err != nil {
+			t.Logf("remove %s from %s/%s: %v: %s", hookFinalizer, it.Kind, it.Metadata.Name, err, out)
+		} else {
+			t.Logf("removed %s from %s/%s (a hook whose sync never finished)", hookFinalizer, it.Kind, it.Metadata.Name)
+		}
+	}
 }
 
 // ArgoStatus is the part of an Application's status the suites read.
