@@ -353,7 +353,8 @@ func (s *ArgoStatus) Summary() string {
 		}
 	}
 	for _, r := range s.Status.Resources {
-		if r.Status != "Synced" || (r.Health != nil && r.Health.Status != "Healthy") {
+		// (hooks are listed without a sync status)
+		if (r.Status != "" && r.Status != "Synced") || (r.Health != nil && r.Health.Status != "Healthy") {
 			h := ""
 			if r.Health != nil {
 				h = r.Health.Status + prefixed(": "+r.Health.Message, r.Health.Message)
