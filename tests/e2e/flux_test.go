@@ -20,8 +20,9 @@ const fluxTimeout = 10 * time.Minute
 // the image values the harness must set), drift detection enabled and tests enabled. helm-controller runs the Helm
 // SDK: hooks and `lookup` work as under `helm install`.
 //   - Ready, the chart's tests passed (TestSuccess, every test hook Succeeded), the API writes and reads;
-//   - three forced reconciles (reconcile.fluxcd.io/requestedAt): never Drifted, no new release, the Secrets' data
-//     (compared by hash) and every pod unchanged;
+//   - three forced reconciles (reconcile.fluxcd.io/requestedAt): never Drifted (no DriftDetected event either: drift
+//     that helm-controller corrects in place leaves the condition False), no new release, the Secrets' data (compared
+//     by hash) and every pod unchanged;
 //   - a values change that rolls web and worker: one upgrade, the migrate Job runs once and completes before any
 //     new app pod is created, the tests pass again.
 func TestFlux(t *testing.T) {
@@ -56,6 +57,9 @@ func TestFlux(t *testing.T) {
 		if d := s.Condition("Drifted"); d != nil {
 			assert.Equal(t, "False", d.Status, "reconcile %d: Drifted %s: %s", i, d.Reason, d.Message)
 		}
+		// Drift that helm-controller corrected leaves Drifted False: its DriftDetected events tell.
+		n, msgs := f.DriftDetections(t)
+		assert.Zero(t, n, "reconcile %d: helm-controller found (and corrected) drift: %q", i, msgs)
 		if r := s.Condition("Ready"); assert.NotNil(t, r, "reconcile %d: Ready condition", i) {
 			assert.Equal(t, "True", r.Status, "reconcile %d: Ready %s: %s", i, r.Reason, r.Message)
 		}

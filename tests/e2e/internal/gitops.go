@@ -654,6 +654,32 @@ func (f *FluxRelease) Reconcile(t testing.TB) *FluxStatus {
 	return last
 }
 
+// DriftDetections counts the DriftDetected events of the HelmRelease (each one a difference between the release
+// and the cluster that helm-controller found, and, with drift detection enabled, corrected: the Drifted condition is
+// False again once it has) and returns their messages.
+func (f *FluxRelease) DriftDetections(t testing.TB) (int, []string) {
+	t.Helper()
+	l, err := f.NS.Client.CoreV1().Events(f.NS.Name).List(context.Background(), metav1.ListOptions{
+		FieldSelector: "involvedObject.kind=HelmRelease,involvedObject.name=" + f.Name + ",reason=DriftDetected"})
+	if err != nil {
+		t.Fatalf("list the events of HelmRelease %s: %v", f.Name, err)
+	}
+	n := 0
+	var msgs []string
+	for _, e := range l.Items {
+		c := int(e.Count)
+		if e.Series != nil && int(e.Series.Count) > c {
+			c = int(e.Series.Count)
+		}
+		if c == 0 {
+			c = 1
+		}
+		n += c
+		msgs = append(msgs, e.Message)
+	}
+	return n, msgs
+}
+
 // Dump logs the HelmRelease's and the OCIRepository's status and the tail of the Flux controllers' logs.
 func (f *FluxRelease) Dump(t testing.TB) {
 	t.Helper()
