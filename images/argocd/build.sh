@@ -90,7 +90,7 @@ USER 999:999
 LABEL $KEY_LABEL=$KEY org.opencontainers.image.version=$ARGOCD_VERSION
 EOF
   local out; out=$(docker build -q -t "$ARGOCD_IMAGE" "$W/ctx" 2>&1) || { echo "$out" >&2; exit 1; }
-  rm -rf "$W/src"
+  rm -rf "$W/src" "$W/ctx" "$W/helm"   # the image (and its tar) is the cache
   log "built $ARGOCD_IMAGE in $(( $(date +%s) - s ))s ($(docker image inspect -f '{{.Size}}' "$ARGOCD_IMAGE" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 

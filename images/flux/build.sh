@@ -34,8 +34,8 @@ TARBALL=$IMGCACHE/flux-$FLUX_SOURCE_VERSION-$FLUX_HELM_VERSION-$KEY.tar.zst
 
 # Dependencies the proxy does not serve at the version a controller requires, and the served version used instead:
 # "NAME PATH REQUIRED SERVED". github.com/fluxcd/pkg/artifact v0.18.3's zip is refused ("403 This module version is
-# not available"); v0.18.0..v0.18.x changed nothing but go.mod/go.sum (dependency bumps the controller's own go.mod
-# requires anyway), so v0.18.0 builds the same code.
+# not available"); v0.18.0..v0.18.2 differ in go.mod/go.sum only (dependency bumps the controller's own go.mod
+# requires anyway), and so does v0.18.3's go.mod: v0.18.0 stands in (README.md).
 DEP_SWAPS='source-controller github.com/fluxcd/pkg/artifact v0.18.3 v0.18.0'
 
 version_of() { # NAME -> its pinned version
@@ -91,7 +91,7 @@ ENTRYPOINT ["/usr/local/bin/$name"]
 LABEL $KEY_LABEL=$KEY org.opencontainers.image.version=$version
 EOF
   local out; out=$(docker build -q -t "$image" "$W/ctx" 2>&1) || { echo "$out" >&2; exit 1; }
-  rm -rf "$W/src"
+  rm -rf "$W/src" "$W/ctx"   # the image (and its tar) is the cache
   log "built $image in $(( $(date +%s) - s ))s ($(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.0f MB", $1/1e6}'))"
 }
 
