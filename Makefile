@@ -38,7 +38,7 @@ test: ## everything CI runs before e2e: render tests, server tests on a real Pos
 	@$(MAKE) --no-print-directory mutation
 
 .PHONY: test-scripts
-test-scripts: tools-jq ## the harness scripts' own tests (tests/scripts/*_test.sh: the wait helper, the shared-cache lock)
+test-scripts: tools-jq ## the harness scripts' own tests (tests/scripts/*_test.sh: the wait helper, the shared-cache lock, the image cache)
 	@set -e; for t in tests/scripts/*_test.sh; do echo "== $$t"; "$$t"; done
 
 .PHONY: help
