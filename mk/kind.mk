@@ -111,10 +111,11 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 # ---- e2e ----
 # The cluster also gets its local OCI registry (mk/release.mk): the harness images are pushed there (the OCI suites
 # pull them by digest; the others still use the `kind load`ed copies) with the signed current and previous packages.
-# A full run (no E2E_FLAGS: CI) builds the add-on images up front, before the suites load the cluster; a filtered
-# run leaves that to the suites that need them (scripts/addons.sh, called by the harness).
+# A full run (no E2E_FLAGS: CI) builds the add-on and GitOps images up front, before the suites load the cluster; a
+# filtered run leaves that to the suites that need them (scripts/addons.sh, scripts/gitops.sh, called by the harness).
+# Pods reach the registry as $(REGISTRY_NAME):5000 (SPACEFLEET_E2E_REGISTRY_HOST: Argo CD and Flux pull the chart).
 E2E_SHIP_OUT        := .build/e2e
-e2e: docker tools-kind tools-helm4 images images-registry $(if $(strip $(E2E_FLAGS)),,images-addons) ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
+e2e: docker tools-kind tools-helm4 images images-registry $(if $(strip $(E2E_FLAGS)),,images-addons images-gitops) ## e2e suites against a kind cluster (deleted afterwards unless E2E_KEEP=1 or it pre-existed)
 	@set -e; existed=0; $(BIN)/kind get clusters 2>/dev/null | grep -x $(KIND_CLUSTER) >/dev/null && existed=1; \
 	  $(KIND_CLUSTER_SH) up $(KIND_CLUSTER) $(KIND_NODE) $(kind_load_list); \
 	  kcfg=$$($(KIND_CLUSTER_SH) kubeconfig $(KIND_CLUSTER)); rc=0; \
@@ -136,6 +137,7 @@ e2e: docker tools-kind tools-helm4 images images-registry $(if $(strip $(E2E_FLA
 	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_NETPOL_IMAGE=$(E2E_NETPOL_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(BIN)/kind SPACEFLEET_E2E_KUBECTL=$(BIN)/kubectl \
 	  SPACEFLEET_E2E_ADDONS=$(CURDIR)/scripts/addons.sh $(ADDONS_ENV) \
+	  SPACEFLEET_E2E_GITOPS=$(CURDIR)/scripts/gitops.sh SPACEFLEET_E2E_REGISTRY_HOST=$(REGISTRY_NAME):5000 $(GITOPS_ENV) \
 	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./tests/e2e/... || rc=$$?; \
 	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(KIND_CLUSTER_SH) down $(KIND_CLUSTER); scripts/registry.sh down $(REGISTRY_NAME); \
