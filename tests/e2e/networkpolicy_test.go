@@ -18,12 +18,14 @@ import (
 // API write and read, `helm test`), while a pod outside the release is refused by the database and by web. Every
 // NetworkPolicy failure fails open, so each refusal is checked next to a positive control: a probe that does connect
 // to the same address (a pod carrying the release's labels), and the outsider itself reaching an unrestricted one.
+// Not parallel: the controller sees every new connection in the cluster and slows other suites' down (see
+// UninstallNetworkPolicyController), so this suite runs alone, before the parallel ones, and removes it.
 func TestNetworkPolicy(t *testing.T) {
-	t.Parallel()
 	env := h.Load(t)
 	h.Timer(t)
 	step := stepTimer(t)
 	h.InstallNetworkPolicyController(t, env)
+	t.Cleanup(func() { h.UninstallNetworkPolicyController(t, env) })
 	step("controller enforcing")
 
 	ns := h.NewNamespace(t, env, "e2e-netpol")

@@ -55,6 +55,28 @@ func InstallNetworkPolicyController(t testing.TB, env *Env) {
 	t.Logf("TIMING netpol-controller install-to-Ready: %s\n%s", netpolTook.Round(time.Second), strings.TrimSpace(netpolOut))
 }
 
+// UninstallNetworkPolicyController removes the controller's DaemonSet and waits until its pods are gone. Its
+// NFQUEUE rule stays on the nodes, inert: it was added with --queue-bypass, so with nobody bound to the queue the
+// kernel accepts every packet itself. While the controller runs, the first packet of EVERY new forwarded connection
+// in the cluster waits for its userspace verdict: on a loaded machine that stalls other suites' connections for
+// seconds (seen as 5 s connect and DNS timeouts under load), so the suite that needs it runs alone and removes it.
+func UninstallNetworkPolicyController(t testing.TB, env *Env) {
+	t.Helper()
+	kube := env.Kube("kube-system")
+	if out, err := k8s.RunKubectlAndGetOutputE(t, kube, "delete", "daemonset", "kube-network-policies", "--ignore-not-found", "--wait=true", "--timeout=2m"); err != nil {
+		t.Errorf("delete the NetworkPolicy controller: %v\n%s", err, out)
+		return
+	}
+	err := Eventually(2*time.Minute, time.Second, func() (bool, error) {
+		out, err := kubectlStdout(kube, "get", "pods", "-l", "app=kube-network-policies", "-o", "name")
+		return err == nil && strings.TrimSpace(out) == "", fmt.Errorf("controller pods left: %s %v", out, err)
+	})
+	if err != nil {
+		t.Errorf("uninstall the NetworkPolicy controller: %v", err)
+	}
+	netpolOnce = sync.Once{} // a later suite installs it again
+}
+
 // Probe outcomes.
 const (
 	Open    = "open"    // the TCP handshake completed
