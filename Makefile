@@ -24,6 +24,12 @@ CNPG_VERSION        := 1.27.1
 NETPOL_VERSION      := v1.1.1
 # Gateway API CRDs the e2e suites apply (HTTPRoute), from the module's config/crd/standard/.
 GATEWAY_API_VERSION := v1.6.3
+# The GitOps controllers the e2e suites reconcile the chart with (images/argocd, images/flux; mk/gitops.mk). Argo CD
+# v3.6 needs Go 1.27 (its go directive): that toolchain comes from the module proxy for that build only.
+ARGOCD_VERSION      := v3.6.2
+ARGOCD_GO           := go1.27.3
+FLUX_SOURCE_VERSION := v1.9.6
+FLUX_HELM_VERSION   := v1.6.4
 
 include mk/*.mk
 
@@ -37,7 +43,7 @@ test: ## everything CI runs before e2e: render tests, server tests on a real Pos
 	@$(MAKE) --no-print-directory mutation
 
 .PHONY: test-scripts
-test-scripts: tools-jq ## the harness scripts' own tests (tests/scripts/*_test.sh: the wait helper, the shared-cache lock)
+test-scripts: tools-jq ## the harness scripts' own tests (tests/scripts/*_test.sh: the wait helper, the shared-cache lock, the image cache)
 	@set -e; for t in tests/scripts/*_test.sh; do echo "== $$t"; "$$t"; done
 
 .PHONY: help

@@ -5,9 +5,9 @@
 source "$(dirname "$0")/lib.sh"
 OWNED=Secret/spacefleet-database
 
-echo "  positive: existingSecret=team-db, existingSecretKey=uri"
+echo "  positive: existingSecret=team-db, existingSecretKeys.url=uri"
 f=$(flat --set postgresql.enabled=false --set externalDatabase.existingSecret=team-db \
-         --set externalDatabase.existingSecretKey=uri) || exit 1
+         --set externalDatabase.existingSecretKeys.url=uri) || exit 1
 check "no chart-owned database Secret ($OWNED)" ! has "$f" "$OWNED" ""
 expect_eq "no Secret rendered at all" "$(objects "$f" Secret | tr '\n' ' ')" ""
 job=$(migrate_job "$f")

@@ -7,7 +7,7 @@ WARN='rateLimiting.backend=memory'
 
 echo "  positive: web.replicas=3, backend memory"
 n=$(notes "${EXT_DB[@]}" --set web.replicas=3 --set rateLimiting.backend=memory) || exit 1
-check "NOTES warn about $WARN" grep -q "WARNING:.*$WARN" <<<"$n"
+check "NOTES warn about $WARN" grep -q "WARNING (rate-limit-memory):.*$WARN" <<<"$n"
 
 echo "  negative: web.replicas=3, backend postgres"
 n=$(notes "${EXT_DB[@]}" --set web.replicas=3 --set rateLimiting.backend=postgres) || exit 1

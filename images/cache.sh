@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# images/cache.sh — sourced by the image recipes that cache a built image (cert-manager, cloudnative-pg, netpol,
-# postgres): the one way they find, load or build it. A built image carries its recipe's key (a hash of what goes
-# into it) in a label; a zstd tar of it under $IMGCACHE survives docker prunes and serves every clone.
+# images/cache.sh — sourced by the image recipes that cache a built image (argocd, cert-manager, cloudnative-pg,
+# flux, netpol, postgres, redis): the one way they find, load or build it. A built image carries its recipe's key (a
+# hash of what goes into it) in a label; a zstd tar of it under $IMGCACHE survives docker prunes and serves every
+# clone.
 # The recipe sets KEY, KEY_LABEL, TARBALL and IMGCACHE, and defines log, build and save (save calls cache_save).
 # This file is not part of any key: it decides how an image is found, not what is in it.
 
@@ -24,14 +25,21 @@ cache_lock() {
   if ! flock -n 9; then log "waiting for another run building $1 (lock $CACHE/locks/$1.lock)"; flock 9; fi
 }
 
-# cache_ensure REF: REF present with this key -> nothing (its tar saved when missing); the key's tar present ->
-# docker load; otherwise build, then save. Under the recipe's lock (named after REF's repository).
+# cache_all_keyed REF...: every REF is present with this key
+cache_all_keyed() {
+  local ref
+  for ref in "$@"; do [ "$(cache_image_key "$ref")" = "$KEY" ] || return 1; done
+}
+
+# cache_ensure REF...: every REF present with this key -> nothing (their tar saved when missing); the key's tar
+# present -> docker load; otherwise build, then save. (A recipe that builds several images names them all.) Under
+# the recipe's lock (named after the first REF's repository).
 cache_ensure() {
   cache_lock "image-$(basename "${1%%:*}")"
-  if [ "$(cache_image_key "$1")" = "$KEY" ]; then log "$1 is up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
+  if cache_all_keyed "$@"; then log "$* up to date (key $KEY)"; [ -s "$TARBALL" ] || save; return; fi
   if [ -s "$TARBALL" ]; then
     zstd -dc "$TARBALL" | docker load >/dev/null
-    if [ "$(cache_image_key "$1")" = "$KEY" ]; then log "$1 loaded from $TARBALL"; return; fi
+    if cache_all_keyed "$@"; then log "$* loaded from $TARBALL"; return; fi
     log "$TARBALL does not hold key $KEY: rebuilding"
   fi
   build; save

@@ -20,8 +20,8 @@ GATES_SCHEMAS    := $(CACHE)/schemas
 GATES_K8S        := $(K8S_FLOOR_VERSION) $(K8S_VERSION)
 GATES_RELEASE    := spacefleet
 GATES_NAMESPACE  := spacefleet
-# Examples scored by kube-score: the default values and the two production examples.
-GATES_SCORED     := default examples/values/external-secret.yaml examples/values/prod-ha.yaml
+# Examples scored by kube-score: the default values and the production examples.
+GATES_SCORED     := default examples/values/external-secret.yaml examples/values/prod-ha.yaml examples/values/production.yaml
 # Go tools of this repo are built from their own modules whenever their sources change.
 GATES_TOOLS_HASH := $(shell cat tools/k8sschema/go.mod tools/k8sschema/*.go tools/chartgate/go.mod tools/chartgate/go.sum tools/chartgate/*.go 2>/dev/null | sha256sum | cut -c1-16)
 # Schemas are regenerated only when the generator changes.
@@ -129,11 +129,14 @@ GATES_HELM4  := $(BIN)/helm4
 GATES_SCHEMA_LOCATION := $(abspath $(GATES_SCHEMAS))/{{ .NormalizedKubernetesVersion }}-standalone{{ .StrictSuffix }}/{{ .ResourceKind }}{{ .KindSuffix }}.json
 # (tests/gates-red passes its own copies of the waiver files through GATES_WAIVERS and TRIVY_WAIVERS)
 GATES_WAIVERS := ci/kube-score-waivers.txt
-# Bundled-PostgreSQL renders generate a random password when none is given; the Helm 3/4 comparison pins one so
-# both renders are deterministic (the generated-password path is covered by tests/render).
-GATES_COMPAT_SET := --set postgresql.auth.password=helm-compat-fixed-password
 
-GATES_ALL_VALUES := default $(GATES_EXAMPLES)
+# The layered stacks of examples/values/layered/ (base.yaml + one overlay), written base+overlay: each is one more
+# "values" entry of the gates below, rendered with -f base -f overlay (GATES_ARGS) and named by GATES_NAME.
+GATES_STACKS     := $(foreach o,$(filter-out %/base.yaml,$(sort $(wildcard examples/values/layered/*.yaml))),examples/values/layered/base.yaml+$(o))
+GATES_ALL_VALUES := default $(GATES_EXAMPLES) $(GATES_STACKS)
+# shell snippets for a GATES_ALL_VALUES entry in $$f: its helm arguments, and a file name unique among the entries
+GATES_ARGS = $$( [ "$$f" = default ] || echo "-f $$f" | sed 's/+/ -f /g' )
+GATES_NAME = $$(echo "$$f" | sed 's|examples/values/||g; s|\.yaml||g; s|[/+]|-|g')
 
 .PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck waits
 
@@ -150,26 +153,27 @@ schemas: tools-repo ## generate strict, standalone kubeconform JSON schemas for 
 	done
 
 lint: tools-yamllint tools-helm3 tools-helm4 ## yamllint values + examples, and `helm lint --strict` under Helm 3 and Helm 4 with every example
-	@set -e; yamllint -c .yamllint $(GATES_CHART)/values.yaml $(GATES_EXAMPLES) || { echo "lint: yamllint failed" >&2; exit 1; }; \
-	echo "yamllint: ok ($(words $(GATES_EXAMPLES)) examples + values.yaml)"; \
+	@set -e; yamllint -c .yamllint $(GATES_CHART)/values.yaml $(GATES_EXAMPLES) $(wildcard examples/values/layered/*.yaml) || { echo "lint: yamllint failed" >&2; exit 1; }; \
+	echo "yamllint: ok ($(words $(GATES_EXAMPLES)) examples, $(words $(wildcard examples/values/layered/*.yaml)) layered files + values.yaml)"; \
 	mkdir -p $(GATES_OUT); fail=0; \
 	for h in $(GATES_HELM3) $(GATES_HELM4); do v=$$("$$h" version --template '{{ .Version }}'); for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  args=$(GATES_ARGS); \
 	  if "$$h" lint --strict $(GATES_CHART) $$args > $(GATES_OUT)/lint.log 2>&1; then \
 	    echo "helm $$v lint --strict $$f: ok"; \
 	  else echo "helm $$v lint --strict $$f: FAIL"; sed 's/^/    /' $(GATES_OUT)/lint.log; fail=1; fi; \
 	done; done; exit $$fail
 
-# Certificates (cert-manager CRD) have no schema in the offline Kubernetes set: the e2e suites apply them to a real
-# API server with cert-manager's CRDs (TestCertManagerTLS), and tests/render checks their fields.
+# Certificates (cert-manager CRD), ServiceMonitors and PrometheusRules (Prometheus Operator CRDs) have no schema in the
+# offline Kubernetes set: the e2e suites apply them to a real API server with those CRDs (TestCertManagerTLS,
+# TestZeroDowntime, TestProductionExample), tests/render checks their fields and promtool checks the rules.
 kubeconform: tools-helm3 tools-kubeconform schemas ## render every example for the oldest and newest Kubernetes and validate offline, strict
 	@set -e; fail=0; mkdir -p $(GATES_OUT)/kubeconform; \
 	for v in $(GATES_K8S); do for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
-	  out=$(GATES_OUT)/kubeconform/$$v-$$(basename $$f .yaml).yaml; \
+	  args=$(GATES_ARGS); \
+	  out=$(GATES_OUT)/kubeconform/$$v-$(GATES_NAME).yaml; \
 	  if ! $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $$v $$args > $$out 2> $$out.err; then \
 	    echo "kubeconform $$v $$f: FAIL (helm template)"; sed 's/^/    /' $$out.err; fail=1; continue; fi; \
-	  if res=$$(kubeconform -strict -summary -output text -kubernetes-version "$${v#v}" -skip Certificate \
+	  if res=$$(kubeconform -strict -summary -output text -kubernetes-version "$${v#v}" -skip Certificate,ServiceMonitor,PrometheusRule \
 	        -schema-location '$(GATES_SCHEMA_LOCATION)' $$out 2>&1); then \
 	    echo "kubeconform $$v $$f: $$(echo "$$res" | tail -1)"; \
 	  else echo "kubeconform $$v $$f: FAIL"; echo "$$res" | sed 's/^/    /'; fail=1; fi; \
@@ -197,14 +201,19 @@ docs-check: tools-helm-docs ## fail when the committed chart README is not what 
 	if diff -u $(GATES_CHART)/README.md "$$tmp/chart/README.md"; then echo "docs-check: README.md is up to date"; \
 	else echo "docs-check: $(GATES_CHART)/README.md is out of date (diff above: committed vs generated): run 'make docs' and commit it" >&2; exit 1; fi
 
-helm-compat: tools-helm3 tools-helm4 tools-repo ## Helm 3 and Helm 4 render every example to the same objects (parsed, not text)
+# One render for one set of values: nothing generated is ever rendered (templates/secrets/), so two renders by the
+# same Helm are the same bytes (what Argo CD and Flux diff), and Helm 3 and Helm 4 render the same objects.
+helm-compat: tools-helm3 tools-helm4 tools-repo ## every example: two renders by one Helm are byte-identical (Helm 3 and 4), and Helm 3 and 4 render the same objects
 	@set -e; fail=0; mkdir -p $(GATES_OUT)/helm-compat; \
 	for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
-	  out=$(GATES_OUT)/helm-compat/$$(basename $$f .yaml); \
-	  $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args $(GATES_COMPAT_SET) > $$out.helm3.yaml; \
-	  $(GATES_HELM4) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args $(GATES_COMPAT_SET) > $$out.helm4.yaml; \
-	  if res=$$(chartgate compare $$out.helm3.yaml $$out.helm4.yaml 2>&1); then echo "helm-compat $$f: $$res"; \
+	  args=$(GATES_ARGS); \
+	  out=$(GATES_OUT)/helm-compat/$(GATES_NAME); \
+	  for h in helm3 helm4; do bin=$(GATES_HELM3); [ $$h = helm3 ] || bin=$(GATES_HELM4); \
+	    for i in 1 2; do "$$bin" template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) $$args > $$out.$$h.$$i.yaml; done; \
+	    if ! cmp -s $$out.$$h.1.yaml $$out.$$h.2.yaml; then echo "helm-compat $$f: FAIL: two $$h renders differ (a value generated at render time?)"; \
+	      diff $$out.$$h.1.yaml $$out.$$h.2.yaml | sed -n '1,20s/^/    /p'; fail=1; fi; \
+	  done; \
+	  if res=$$(chartgate compare $$out.helm3.1.yaml $$out.helm4.1.yaml 2>&1); then echo "helm-compat $$f: byte-identical renders; $$res"; \
 	  else echo "helm-compat $$f: FAIL"; echo "$$res" | sed 's/^/    /'; fail=1; fi; \
 	done; exit $$fail
 
@@ -224,7 +233,7 @@ waits: ## no bare `kubectl wait` on a condition anywhere (it fails at once while
 	@scripts/check-waits.sh '$(WAITS_ROOT)'
 
 GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck waits \
-              release-metadata version-increment ct-lint api-deprecations trivy
+              release-metadata changelog version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \
 	printf '== %-12s %6.1fs\n' tools "$$(( ($$(date +%s%N) - t0) / 1000000 ))e-3"; \

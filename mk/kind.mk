@@ -150,8 +150,9 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 # ---- e2e ----
 # Each cluster also gets its local OCI registry (mk/release.mk): the harness images are pushed there (the OCI suites
 # pull them by digest; the others still use the `kind load`ed copies) with the signed current and previous packages.
-# A full run (no E2E_FLAGS: CI) builds the add-on images up front, before the suites load the cluster; a filtered
-# run leaves that to the suites that need them (scripts/addons.sh, called by the harness).
+# A full run (no E2E_FLAGS: CI) builds the add-on and GitOps images up front, before the suites load the cluster; a
+# filtered run leaves that to the suites that need them (scripts/addons.sh, scripts/gitops.sh, called by the harness).
+# Pods reach the registry as $(REGISTRY_NAME):5000 (SPACEFLEET_E2E_REGISTRY_HOST: Argo CD and Flux pull the chart).
 E2E_SHIP_OUT        := .build/e2e
 
 # e2e_run CLUSTER NODE_IMAGE NODES KUBECTL GO-TEST-ARGS: create (or reuse) the cluster and its registry, push the
@@ -178,6 +179,7 @@ define e2e_run
 	  SPACEFLEET_E2E_BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) SPACEFLEET_E2E_NETPOL_IMAGE=$(E2E_NETPOL_IMAGE) SPACEFLEET_E2E_CHART=$(CURDIR)/charts/spacefleet \
 	  SPACEFLEET_E2E_HELM=$(BIN)/helm SPACEFLEET_E2E_HELM4=$(BIN)/helm4 SPACEFLEET_E2E_KIND=$(KIND_BIN) SPACEFLEET_E2E_KUBECTL=$(4) \
 	  SPACEFLEET_E2E_ADDONS=$(CURDIR)/scripts/addons.sh $(ADDONS_ENV) KUBECTL=$(4) \
+	  SPACEFLEET_E2E_GITOPS=$(CURDIR)/scripts/gitops.sh SPACEFLEET_E2E_REGISTRY_HOST=$(1)-registry:5000 $(GITOPS_ENV) KUBECTL=$(4) \
 	  SPACEFLEET_E2E_GATEWAY_API_CRDS="$$gwdir/config/crd/standard" \
 	  go test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(5) || rc=$$?; \
 	  if [ "$$existed" = 0 ] && [ "$(E2E_KEEP)" != 1 ]; then $(call kind_cluster_sh,$(4),$(3)) down $(1); scripts/registry.sh down $(1)-registry; \
@@ -186,7 +188,7 @@ define e2e_run
 endef
 
 E2E_FLOOR_DEPS := $(if $(filter 1,$(E2E_FLOOR)),images-node-floor tools-kubectl-floor)
-e2e: docker $(IMAGES_MAIN) $(E2E_FLOOR_DEPS) tools-kind tools-helm4 images-registry $(if $(strip $(E2E_FLAGS)),,images-addons) ## e2e suites on the newest Kubernetes (KIND_NODES nodes), then the floor suite on the floor Kubernetes (clusters deleted afterwards unless E2E_KEEP=1 or they pre-existed)
+e2e: docker $(IMAGES_MAIN) $(E2E_FLOOR_DEPS) tools-kind tools-helm4 images-registry $(if $(strip $(E2E_FLAGS)),,images-addons images-gitops) ## e2e suites on the newest Kubernetes (KIND_NODES nodes), then the floor suite on the floor Kubernetes (clusters deleted afterwards unless E2E_KEEP=1 or they pre-existed)
 	@rc=0; ( $(call e2e_run,$(KIND_CLUSTER),$(KIND_NODE),$(KIND_NODES),$(KUBECTL_BIN),$(E2E_FLAGS) ./tests/e2e/...) ) || rc=1; \
 	if [ "$(E2E_FLOOR)" = 1 ]; then $(MAKE) --no-print-directory e2e-floor || rc=1; fi; exit $$rc
 

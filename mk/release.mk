@@ -85,7 +85,7 @@ k8s_minor      = $(word 2,$(subst ., ,$(1)))
 APICHECK_K8S  := $(foreach m,$(shell seq $(call k8s_minor,$(K8S_FLOOR_VERSION)) $(call k8s_minor,$(K8S_VERSION))),1.$(m))
 GATES_CT_DIR  := $(CACHE)/ct/$(CT_VERSION)
 
-.PHONY: tools-ct tools-misconf tools-apicheck ct-lint trivy api-deprecations release-metadata version-increment
+.PHONY: tools-ct tools-misconf tools-apicheck ct-lint trivy api-deprecations release-metadata changelog version-increment
 
 # Like gates_go_install, for a module whose version list the proxy refuses (`go install pkg@version` then fails
 # reading @v/list): download that version and build its main package inside the module directory, with its go.sum.
@@ -129,13 +129,13 @@ tools-misconf:
 tools-apicheck:
 	@mkdir -p "$(BIN)"; go build -o "$(BIN)/.apicheck.$$$$" ./tools/apicheck && mv -f "$(BIN)/.apicheck.$$$$" "$(BIN)/apicheck"
 
-# render_examples DIR KUBE-VERSION: every example (and the defaults) rendered into DIR/NAME.yaml, Helm 3.
+# render_examples DIR KUBE-VERSION: every example, layered stack and the defaults rendered into DIR/NAME.yaml, Helm 3.
 define render_examples
 	mkdir -p $(1); for f in $(GATES_ALL_VALUES); do \
-	  args=$$( [ "$$f" = default ] || echo "-f $$f" ); \
+	  args=$(GATES_ARGS); name=$(GATES_NAME); \
 	  $(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(2) $$args \
-	    > $(1)/$$(basename $$f .yaml).yaml 2> $(1)/$$(basename $$f .yaml).err \
-	    || { echo "render $$f for Kubernetes $(2): FAIL"; sed 's/^/    /' $(1)/$$(basename $$f .yaml).err; exit 1; }; \
+	    > $(1)/$$name.yaml 2> $(1)/$$name.err \
+	    || { echo "render $$f for Kubernetes $(2): FAIL"; sed 's/^/    /' $(1)/$$name.err; exit 1; }; \
 	done
 endef
 
@@ -171,6 +171,15 @@ release-metadata: tools-helm3 tools-repo ## Chart.yaml metadata and Artifact Hub
 	$(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) > $(GATES_OUT)/release-default.yaml; \
 	$(GATES_HELM3) package -d $$pkg $(GATES_CHART) >/dev/null; \
 	chartgate release $(GATES_CHART) $(GATES_OUT)/release-default.yaml $(GATES_LICENSE) $$pkg/spacefleet-$$(sed -n 's/^version: *//p' $(GATES_CHART)/Chart.yaml).tgz
+
+# The previous release's chart (git archive of its commit) and both default renders, compared by tools/chartgate.
+changelog: tools-helm3 tools-repo ## every values key added, removed or re-defaulted since the newest release, and every new default object, is named in CHANGELOG.md (removed and re-defaulted keys in UPGRADING.md too)
+	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	git archive $(RELEASED_COMMIT) charts/spacefleet | tar -x -C $$tmp \
+	  || { echo "changelog: cannot read commit $(RELEASED_COMMIT) of release $(RELEASED_VERSION) (a shallow clone? fetch the history)" >&2; exit 1; }; \
+	$(GATES_HELM3) template $(GATES_RELEASE) $$tmp/charts/spacefleet -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) > $$tmp/previous.yaml; \
+	$(GATES_HELM3) template $(GATES_RELEASE) $(GATES_CHART) -n $(GATES_NAMESPACE) --kube-version $(K8S_VERSION) > $$tmp/current.yaml; \
+	chartgate changes $$tmp/charts/spacefleet $(RELEASED_VERSION) $$tmp/previous.yaml $(GATES_CHART) $$tmp/current.yaml $(CHANGELOG_FLAGS)
 
 version-increment: tools-repo ## fail when the chart differs from its newest release (ci/chart-releases.txt) but Chart.yaml's version is not greater
 	@set -e; tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \

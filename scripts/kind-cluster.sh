@@ -87,8 +87,23 @@ wait_system() { # timeout_s
   wait_condition kc "$1" Ready -n local-path-storage pod
 }
 
+# Every kind node runs a kubelet and containerd, each holding inotify instances; with several clusters (the e2e
+# cluster, the demo, a GitOps tool's) the host default of 128 runs out ("too many open files" from fsnotify).
+# kind's documented fix, applied only when the host is lower.
+raise_inotify() {
+  local key want cur
+  for key in fs.inotify.max_user_instances=512 fs.inotify.max_user_watches=524288; do
+    want=${key#*=} cur=$(sysctl -n "${key%=*}" 2>/dev/null || echo 0)
+    if [ "$cur" -lt "$want" ]; then
+      if [ "$(id -u)" = 0 ]; then sysctl -qw "$key" || log "warning: cannot set $key"
+      else sudo -n sysctl -qw "$key" 2>/dev/null || log "warning: ${key%=*}=$cur (kind wants $want): several clusters may fail with 'too many open files'"; fi
+    fi
+  done
+}
+
 up() {
   NAME=$1 NODE_IMAGE=$2; shift 2
+  raise_inotify
   KCFG=$(kubeconfig "$NAME"); mkdir -p "$(dirname "$KCFG")"
   docker image inspect "$NODE_IMAGE" >/dev/null 2>&1 || { log "node image $NODE_IMAGE is not in the local docker (make images)"; exit 1; }
   if exists "$NAME"; then

@@ -104,6 +104,6 @@ func runSecrets(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	_, err = secrets.Ensure(ctx, api, specs, log)
+	_, err = secrets.Ensure(ctx, api, specs, os.Getenv, log)
 	return err
 }

@@ -40,6 +40,10 @@ type Spec struct {
 	// SelfSigned: a trial certificate (tls.crt, tls.key, ca.crt = the certificate itself) when tls.crt or tls.key is
 	// missing.
 	SelfSigned *SelfSigned `json:"selfSigned,omitempty"`
+	// Set: keys whose value is given (key -> the env var holding it, e.g. from a Secret the chart rendered from
+	// values): written when missing or different, so the Secret follows what values say. Generate and Adopt only
+	// fill; Set overwrites its own keys.
+	Set map[string]string `json:"set,omitempty"`
 	// Fix: the values change that makes this Secret unnecessary, for the error when the API refuses.
 	Fix string `json:"fix,omitempty"`
 }
@@ -76,6 +80,11 @@ func ParseSpecs(s string) ([]Spec, error) {
 				return nil, fmt.Errorf("SPACEFLEET_SECRETS: %s key %s: unknown generator %q", sp.Name, k, how)
 			}
 		}
+		for k, env := range sp.Set {
+			if env == "" {
+				return nil, fmt.Errorf("SPACEFLEET_SECRETS: %s key %s: set from which env var?", sp.Name, k)
+			}
+		}
 	}
 	return specs, nil
 }
@@ -93,16 +102,17 @@ type API interface {
 // Result says what Ensure did to one Secret.
 type Result struct {
 	Name    string
-	Action  string   // "created", "filled" (keys added), "kept" (nothing missing)
+	Action  string   // "created", "filled" (keys added or set), "kept" (nothing to write)
 	Added   []string // keys written (names only)
 	Adopted []string // of those, copied from an older Secret
 }
 
-// Ensure makes every Secret of specs exist with every key it needs, touching only what is missing.
-func Ensure(ctx context.Context, api API, specs []Spec, log *slog.Logger) ([]Result, error) {
+// Ensure makes every Secret of specs exist with every key it needs, touching only what is missing (and the Set keys
+// whose given value differs). getenv supplies the Set values (os.Getenv in the Job).
+func Ensure(ctx context.Context, api API, specs []Spec, getenv func(string) string, log *slog.Logger) ([]Result, error) {
 	var out []Result
 	for _, sp := range specs {
-		r, err := ensureOne(ctx, api, sp)
+		r, err := ensureOne(ctx, api, sp, getenv)
 		if err != nil {
 			var f *ForbiddenError
 			if errors.As(err, &f) && sp.Fix != "" {
@@ -116,14 +126,14 @@ func Ensure(ctx context.Context, api API, specs []Spec, log *slog.Logger) ([]Res
 	return out, nil
 }
 
-func ensureOne(ctx context.Context, api API, sp Spec) (Result, error) {
+func ensureOne(ctx context.Context, api API, sp Spec, getenv func(string) string) (Result, error) {
 	// a create that loses a race with another run (a second install, a retried Job) reads again and fills
 	for attempt := 0; attempt < 3; attempt++ {
 		have, found, err := api.GetSecret(ctx, sp.Name)
 		if err != nil {
 			return Result{}, err
 		}
-		add, adopted, err := missing(ctx, api, sp, have)
+		add, adopted, err := missing(ctx, api, sp, have, getenv)
 		if err != nil {
 			return Result{}, err
 		}
@@ -152,11 +162,27 @@ func ensureOne(ctx context.Context, api API, sp Spec) (Result, error) {
 	return Result{}, fmt.Errorf("secret %s: created and deleted by someone else three times in a row; run the Job again", sp.Name)
 }
 
-// missing computes the keys Secret sp lacks given what it has (nil when it does not exist).
-func missing(ctx context.Context, api API, sp Spec, have map[string][]byte) (map[string][]byte, []string, error) {
+// missing computes what Secret sp must get given what it has (nil when it does not exist): the keys it lacks, and the
+// Set keys whose value differs from the given one.
+func missing(ctx context.Context, api API, sp Spec, have map[string][]byte, getenv func(string) string) (map[string][]byte, []string, error) {
 	add := map[string][]byte{}
 	var adopted []string
-	need := func(k string) bool { _, ok := have[k]; return !ok }
+	for _, k := range sortedKeys(sp.Set) {
+		v := getenv(sp.Set[k])
+		if v == "" {
+			return nil, nil, fmt.Errorf("key %s is to be set from env %s, which is empty", k, sp.Set[k])
+		}
+		if string(have[k]) != v {
+			add[k] = []byte(v)
+		}
+	}
+	need := func(k string) bool {
+		if _, given := sp.Set[k]; given {
+			return false
+		}
+		_, ok := have[k]
+		return !ok
+	}
 	for _, k := range sortedKeys(sp.Generate) {
 		if !need(k) {
 			continue

@@ -126,7 +126,7 @@ func run(t *testing.T, f *fakeAPI, specs []Spec) ([]Result, string, error) {
 	t.Cleanup(srv.Close)
 	var logs bytes.Buffer
 	res, err := Ensure(context.Background(), NewClient(srv.URL, f.ns, "tok", srv.Client()), specs,
-		slog.New(slog.NewJSONHandler(&logs, nil)))
+		func(k string) string { return testEnv[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
 	return res, logs.String(), err
 }
 
@@ -136,6 +136,42 @@ var pwSpec = Spec{Name: "sf-postgresql-password", Labels: map[string]string{"app
 	Fix:      "set postgresql.auth.password or postgresql.auth.existingSecret"}
 
 var alnum32 = regexp.MustCompile(`^[A-Za-z0-9]{32}$`)
+
+// testEnv is the Job's environment as the Set keys read it.
+var testEnv = map[string]string{}
+
+// A password values give is set (overwritten) in the Secret every client reads; an unchanged one writes nothing.
+func TestSetsTheGivenPassword(t *testing.T) {
+	testEnv["NEW_PASSWORD"] = "from-values"
+	t.Cleanup(func() { delete(testEnv, "NEW_PASSWORD") })
+	set := Spec{Name: "sf-postgresql-password", Set: map[string]string{"password": "NEW_PASSWORD"}}
+	f := newFake()
+	f.secrets["sf-postgresql-password"] = map[string][]byte{"password": []byte("generated-before"), "other": []byte("x")}
+	res, logs, err := run(t, f, []Spec{set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Action != "filled" || string(f.secrets["sf-postgresql-password"]["password"]) != "from-values" || string(f.secrets["sf-postgresql-password"]["other"]) != "x" {
+		t.Fatalf("want the password set and every other key kept: %+v %v", res, f.secrets)
+	}
+	if strings.Contains(logs, "from-values") {
+		t.Fatal("the log holds the password")
+	}
+	n := len(f.writes)
+	if res, _, err = run(t, f, []Spec{set}); err != nil || res[0].Action != "kept" || len(f.writes) != n {
+		t.Fatalf("the same password again writes nothing: %+v %v", res, err)
+	}
+	// missing Secret: created with it
+	g := newFake()
+	if _, _, err := run(t, g, []Spec{set}); err != nil || string(g.secrets["sf-postgresql-password"]["password"]) != "from-values" {
+		t.Fatalf("created with the given password: %v %v", g.secrets, err)
+	}
+	// an empty value is an error, never an empty password
+	testEnv["NEW_PASSWORD"] = ""
+	if _, _, err := run(t, newFake(), []Spec{set}); err == nil {
+		t.Fatal("an empty given password must be an error")
+	}
+}
 
 func TestCreatesWhatIsMissingOnce(t *testing.T) {
 	f := newFake()

@@ -27,12 +27,12 @@ import (
 //	step2: a no-op `helm upgrade` keeps the generated password and rolls nothing; `helm upgrade` with
 //	       postgresql.auth.password=NEW rotates the role (new password accepted over TCP, old one rejected with
 //	       28P01), the app keeps its rows and writes new ones, `helm test` passes; a repeated upgrade with the same
-//	       NEW rolls nothing.
-//	step2b: `helm rollback` to revision 1 keeps the StatefulSet and its PVC (same UIDs) and the rows; the role
-//	       follows the rolled-back Secret (generated password again) and the app keeps working.
-//	step4: `helm uninstall` keeps the PVC; a reinstall with the same release name and the same explicit password
-//	       finds the rows; a second uninstall + reinstall with a *generated* (so different) password also does: the
-//	       password-sync sidecar applies the new password to the existing role.
+//	       NEW rolls nothing; dropping the password from values keeps NEW.
+//	step2b: `helm rollback` to revision 1 keeps the StatefulSet and its PVC (same UIDs), the rows and the current
+//	       password (a rollback runs no hooks; every pod reads the one password Secret); the app keeps working.
+//	step4: `helm uninstall` keeps the PVC and the password Secret; a reinstall with the same release name and the
+//	       same explicit password finds the rows; a second uninstall + reinstall without a password finds the password
+//	       the data has.
 //
 // TestLifecycleBundledTLS (step3): postgresql.tls with a pre-provisioned Secret and required=true; the app and
 // dbcheck connect with TLS (verify-full), a plaintext connection is rejected by pg_hba.
@@ -157,7 +157,10 @@ func TestLifecycleBundled(t *testing.T) {
 		t.Logf("TIMING step1 helm install --wait: %s", res.Duration.Round(time.Second))
 		generated = rel.BundledPassword(t)
 		assert.Len(t, generated, 32, "generated password length")
-		assert.Equal(t, generated, h.URLPassword(t, string(rel.DatabaseSecretData(t)["DATABASE_URL"])), "DATABASE_URL carries the Secret's password")
+		name, _ := rel.PasswordRef(t)
+		assert.Equal(t, rel.GeneratedPasswordSecret(), name, "generated in the cluster by the secrets Job")
+		assert.Empty(t, h.URLPassword(t, string(rel.DatabaseSecretData(t)["DATABASE_URL"])), "DATABASE_URL carries no password (PGPASSWORD does)")
+		assert.NotContains(t, rel.DatabaseSecretData(t), "password", "the rendered Secret holds no generated password")
 		api := h.PortForward(t, ns, rel.Web())
 		write(t, api, "install", 3)
 		roleAccepts(t, rel, generated, "generated")
@@ -189,9 +192,8 @@ func TestLifecycleBundled(t *testing.T) {
 		res = rel.Upgrade(t, []string{"dev.yaml"}, passwordOverride(rotated))
 		require.NoError(t, res.Err, "helm upgrade --set postgresql.auth.password=NEW")
 		t.Logf("TIMING step2 rotation helm upgrade --wait: %s", res.Duration.Round(time.Second))
-		data := rel.DatabaseSecretData(t)
-		assert.Equal(t, rotated, string(data["password"]), "the Secret holds NEW")
-		assert.Equal(t, rotated, h.URLPassword(t, string(data["DATABASE_URL"])), "DATABASE_URL holds NEW")
+		assert.NotContains(t, rel.DatabaseSecretData(t), "password", "the release Secret never holds the password")
+		assert.Equal(t, rotated, rel.BundledPassword(t), "the password Secret holds NEW (the password-set hook), the database reads it")
 		after = podUIDs(t, rel)
 		for c := range before {
 			allReplaced(t, before[c], after[c], c)
@@ -230,15 +232,14 @@ func TestLifecycleBundled(t *testing.T) {
 			sameUIDs(t, before[c], after[c], c+" (same NEW again)")
 		}
 
-		// An upgrade that omits the password after an explicit rotation: lookup keeps NEW (no lockout). The pod
-		// checksum hashes the *values'* password ("" now), so the pods roll once: logged, not asserted.
+		// An upgrade that omits the password after an explicit rotation keeps NEW (no lockout): the pods' checksum
+		// hashes the values' password ("" now), so they roll once, and all read the one password Secret.
 		before = podUIDs(t, rel)
 		res = rel.Upgrade(t, []string{"dev.yaml"}, nil)
 		require.NoError(t, res.Err, "helm upgrade without the password after the rotation")
 		assert.Equal(t, rotated, rel.BundledPassword(t), "omitting the password keeps the current one")
 		after = podUIDs(t, rel)
-		rolled := fmt.Sprint(before) != fmt.Sprint(after)
-		t.Logf("upgrade omitting the password after a rotation (%s): password kept, pods rolled=%v", res.Duration.Round(time.Second), rolled)
+		t.Logf("upgrade omitting the password after a rotation (%s): password kept, pods rolled=%v", res.Duration.Round(time.Second), fmt.Sprint(before) != fmt.Sprint(after))
 		ns.WaitReadyPods(t, rel.Selector("web"), 1, 5*time.Minute)
 		roleAccepts(t, rel, rotated, "NEW (after the upgrade that omitted it)")
 		readAll(t, h.PortForward(t, ns, rel.Web()), ships)
@@ -260,9 +261,9 @@ func TestLifecycleBundled(t *testing.T) {
 		return sts.UID
 	}
 
-	// `helm rollback` across the rotation, to revision 1 (the generated password): the StatefulSet and its volume
-	// are the same objects, the rows are there, and the role takes the rolled-back Secret's password (the
-	// password-sync sidecar applies it when the database pod rolls), so the app keeps working.
+	// `helm rollback` across the rotation, to revision 1 (values without a password): the StatefulSet and its volume
+	// are the same objects, the rows are there, and the password stays the current one (a rollback runs no hooks, and
+	// every pod reads the one password Secret), so the app keeps working.
 	if !t.Run("step2b-rollback", func(t *testing.T) {
 		h.Timer(t)
 		pvc, sts := pvcUID(t), stsUID(t)
@@ -271,13 +272,13 @@ func TestLifecycleBundled(t *testing.T) {
 		t.Logf("TIMING step2b helm rollback --wait: %s", res.Duration.Round(time.Second))
 		assert.Equal(t, pvc, pvcUID(t), "rollback keeps the PVC (same object)")
 		assert.Equal(t, sts, stsUID(t), "rollback does not recreate the StatefulSet")
-		assert.Equal(t, generated, rel.BundledPassword(t), "revision 1's Secret (the generated password) is back")
+		assert.Equal(t, rotated, rel.BundledPassword(t), "the rollback keeps the current password")
 		ns.WaitReadyPods(t, rel.Selector("web"), 1, 5*time.Minute)
 		api := h.PortForward(t, ns, rel.Web())
 		readAll(t, api, ships)
 		write(t, api, "rolled-back", 1)
-		roleAccepts(t, rel, generated, "generated (after the rollback)")
-		roleRejects(t, rel, rotated, "rotated (rolled back)")
+		roleAccepts(t, rel, rotated, "current (after the rollback)")
+		roleRejects(t, rel, generated, "generated (replaced by the rotation)")
 		helmTest(t)
 	}) {
 		t.FailNow()
@@ -317,22 +318,23 @@ func TestLifecycleBundled(t *testing.T) {
 			return
 		}
 
-		// The trap: uninstall removed the Secret, so a reinstall without a password generates a new one while the
-		// data directory's role still has the old one. The password-sync sidecar applies it (the rotation path).
+		// The password Secret is not a release resource: it outlives the uninstall with the data volume, so a reinstall
+		// without a password finds the password the data has (the one of the last install). Then a reinstall with
+		// another explicit password rotates it the usual way (password-set hook, password-sync on the database pod).
 		t.Run("generated-password", func(t *testing.T) {
 			h.Timer(t)
 			uid := uninstall(t)
+			_, err := ns.Client.CoreV1().Secrets(ns.Name).Get(context.Background(), rel.GeneratedPasswordSecret(), metav1.GetOptions{})
+			require.NoError(t, err, "the password Secret survives helm uninstall, like the data volume")
 			res := rel.Install(t, []string{"dev.yaml"}, nil)
-			require.NoError(t, res.Err, "helm install again, same release name, generated password")
-			t.Logf("TIMING step4 reinstall (generated password) helm install --wait: %s", res.Duration.Round(time.Second))
+			require.NoError(t, res.Err, "helm install again, same release name, no password in values")
+			t.Logf("TIMING step4 reinstall (no password in values) helm install --wait: %s", res.Duration.Round(time.Second))
 			assert.Equal(t, uid, pvcUID(t), "the reinstall reuses the retained PVC")
-			regenerated := rel.BundledPassword(t)
-			require.NotEqual(t, rotated, regenerated, "a fresh install generates a new password")
+			assert.Equal(t, rotated, rel.BundledPassword(t), "the reinstall finds the password the data has")
 			api := h.PortForward(t, ns, rel.Web())
 			readAll(t, api, ships)
 			write(t, api, "regenerated", 1)
-			roleAccepts(t, rel, regenerated, "newly generated")
-			roleRejects(t, rel, rotated, "pre-uninstall")
+			roleAccepts(t, rel, rotated, "kept across the uninstall")
 			helmTest(t)
 		})
 	})

@@ -21,13 +21,14 @@ const (
 	haWindow = 5 * time.Minute
 )
 
-// TestHA: examples/values/prod-ha.yaml (3 web replicas, postgres rate-limit backend, ClientIP affinity) with a
+// TestHA: examples/values/prod-ha.yaml (3 web replicas, postgres rate-limit backend, no session affinity) with a
 // budget of 20 per window. A burst of 60 requests through the Service from one client pod:
-//  1. prod-ha as written (postgres backend, ClientIP): exactly the budget gets through, not three times it.
-//  2. memory backend, ClientIP: exactly the budget again. With the memory backend each pod has its own
+//  1. prod-ha as written (postgres backend): exactly the budget gets through, not three times it.
+//  2. memory backend with ClientIP affinity: exactly the budget again. With the memory backend each pod has its own
 //     budget, so exactly 20 of 60 means all 60 requests reached ONE pod: affinity keeps the client on one pod.
 //     (The API sends no pod-identifying header and web logs no requests; the per-pod budget identifies the pod.)
-//  3. memory backend, no affinity: more than the budget gets through (the multiplied cap).
+//  3. memory backend, no affinity (prod-ha's own setting): more than the budget gets through (the multiplied cap),
+//     which is why prod-ha keeps the postgres backend.
 func TestHA(t *testing.T) {
 	t.Parallel()
 	env := h.Load(t)
@@ -46,7 +47,7 @@ func TestHA(t *testing.T) {
 	require.NoError(t, res.Err, "helm install -f examples/values/prod-ha.yaml")
 	ns.WaitReadyPods(t, rel.Selector("web"), 3, 3*time.Minute)
 	svc := service(t, ns, rel.Web())
-	assert.Equal(t, "ClientIP", string(svc.Spec.SessionAffinity))
+	assert.Equal(t, "None", string(svc.Spec.SessionAffinity), "prod-ha asks for no affinity: Spacefleet keeps no sessions")
 	assert.Equal(t, "postgres", deploymentEnv(t, ns, rel.Web(), "SPACEFLEET_RATE_LIMIT_BACKEND"))
 
 	burst := func(phase string) h.BurstResult {
@@ -58,28 +59,23 @@ func TestHA(t *testing.T) {
 		return r
 	}
 
-	r := burst("postgres-clientip")
+	r := burst("postgres")
 	assert.Equal(t, haBudget, r.OK, "postgres backend: one budget shared by 3 replicas")
 	assert.Equal(t, haBurst-haBudget, r.Limited)
 
-	memAffinity := h.Merge(base, map[string]any{"rateLimiting": map[string]any{"backend": "memory"}})
+	memAffinity := h.Merge(base, map[string]any{"rateLimiting": map[string]any{"backend": "memory"},
+		"web": map[string]any{"service": map[string]any{"sessionAffinity": "ClientIP"}}})
 	up := rel.Upgrade(t, []string{"prod-ha.yaml"}, memAffinity)
-	require.NoError(t, up.Err, "helm upgrade: memory backend")
+	require.NoError(t, up.Err, "helm upgrade: memory backend, ClientIP")
 	ns.WaitReadyPods(t, rel.Selector("web"), 3, 3*time.Minute)
+	assert.Equal(t, "ClientIP", string(service(t, ns, rel.Web()).Spec.SessionAffinity))
 	assert.Equal(t, "memory", deploymentEnv(t, ns, rel.Web(), "SPACEFLEET_RATE_LIMIT_BACKEND"))
 	r = burst("memory-clientip")
 	assert.Equal(t, haBudget, r.OK, "memory backend with ClientIP: all requests on one pod, one pod's budget")
 
-	// Without prod-ha.yaml: its sessionAffinityConfig cannot be removed by a later values file (the chart's
-	// check treats `sessionAffinityConfig: {clientIP: null}` as set, and the schema refuses null), so the same
-	// settings are spelled out here minus the affinity.
-	memSpread := h.Merge(base, map[string]any{
-		"migrations":   map[string]any{"viaHook": true},
-		"web":          map[string]any{"replicas": 3},
-		"rateLimiting": map[string]any{"backend": "memory"},
-	})
-	up = rel.Upgrade(t, nil, memSpread)
-	require.NoError(t, up.Err, "helm upgrade: no affinity")
+	memSpread := h.Merge(base, map[string]any{"rateLimiting": map[string]any{"backend": "memory"}})
+	up = rel.Upgrade(t, []string{"prod-ha.yaml"}, memSpread)
+	require.NoError(t, up.Err, "helm upgrade: memory backend, no affinity")
 	svc = service(t, ns, rel.Web())
 	assert.Equal(t, "None", string(svc.Spec.SessionAffinity))
 	ns.WaitReadyPods(t, rel.Selector("web"), 3, 3*time.Minute)

@@ -48,7 +48,7 @@ func externalValues(t *testing.T, ns *h.NS, mode, url, caConfigMap string) map[s
 		db["externalDatabase"] = map[string]any{"url": url}
 	case "existingSecret":
 		ns.CreateSecret(t, "spacefleet-db", map[string][]byte{"DATABASE_URL": []byte(url)})
-		db["externalDatabase"] = map[string]any{"existingSecret": "spacefleet-db", "existingSecretKey": "DATABASE_URL"}
+		db["externalDatabase"] = map[string]any{"existingSecret": "spacefleet-db", "existingSecretKeys": map[string]any{"url": "DATABASE_URL"}}
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}

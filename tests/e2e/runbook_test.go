@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,10 +20,10 @@ import (
 )
 
 // TestBundledMajorUpgradeRunbook runs the chart README's bundled-database runbook ("PostgreSQL major upgrades") step
-// by step, with its commands: stop the app, pg_dump, keep the old PV, delete the StatefulSet and the claim,
-// `helm upgrade --no-hooks` onto a new volume, pg_restore, start the app. The harness has one PostgreSQL major, so
-// the "new" major is the same one: what is proven is that the commands move every row onto a new, empty volume and
-// that the release works afterwards, with the old volume retained.
+// by step, with its commands: stop the app, pg_dump, delete the StatefulSet (its claim stays as the fallback), a new
+// claim, `helm upgrade --no-hooks` onto it with postgresql.persistence.existingClaim, pg_restore, start the app. The
+// harness has one PostgreSQL major, so the "new" major is the same one: what is proven is that the commands move
+// every row onto a new, empty volume and that the release works afterwards, with the old claim kept untouched.
 func TestBundledMajorUpgradeRunbook(t *testing.T) {
 	t.Parallel()
 	env := h.Load(t)
@@ -40,6 +41,8 @@ func TestBundledMajorUpgradeRunbook(t *testing.T) {
 	pvc, err := ns.Client.CoreV1().PersistentVolumeClaims(ns.Name).Get(ctx, rel.PostgresPVC(), metav1.GetOptions{})
 	require.NoError(t, err)
 	stopped := map[string]any{"web": map[string]any{"replicas": 0}, "worker": map[string]any{"replicas": 0}}
+	newClaim := rel.PostgresService() + "-new" // the README's $F-postgresql-16
+	onNewClaim := map[string]any{"postgresql": map[string]any{"persistence": map[string]any{"existingClaim": newClaim}}}
 	start := time.Now()
 
 	// 1. Stop the app.
@@ -51,28 +54,45 @@ func TestBundledMajorUpgradeRunbook(t *testing.T) {
 	st, err := os.Stat(dump)
 	require.NoError(t, err)
 	require.Positive(t, st.Size(), "the dump is not empty")
-	// 3. Keep the old volume, remove the old database and its claim.
-	kubectl(t, ns, "", "", "patch", "pv", pvc.Spec.VolumeName, "-p", `{"spec":{"persistentVolumeReclaimPolicy":"Retain"}}`)
-	kubectl(t, ns, "", "", "delete", "statefulset", rel.PostgresService(), "--wait")
-	kubectl(t, ns, "", "", "delete", "pvc", rel.PostgresPVC(), "--wait")
-	// 4. The new PostgreSQL on a new volume, app stopped, no hooks.
-	require.NoError(t, rel.Upgrade(t, []string{"dev.yaml"}, stopped, "--no-hooks").Err, "step 4: new database, --no-hooks")
+	// 3. Remove the old database; its claim stays (the fallback).
+	kubectl(t, ns, "", "", "delete", "statefulset", rel.PostgresService(), "--cascade=foreground", "--wait")
+	// 4. A new, empty claim, and the new PostgreSQL on it (existingClaim), app stopped, no hooks.
+	claim := filepath.Join(t.TempDir(), "claim.yaml")
+	require.NoError(t, os.WriteFile(claim, []byte(fmt.Sprintf(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: %s
+spec:
+  accessModes: [ReadWriteOnce]
+  resources:
+    requests:
+      storage: 1Gi
+`, newClaim)), 0o600))
+	kubectl(t, ns, claim, "", "apply", "-f", "-")
+	require.NoError(t, rel.Upgrade(t, []string{"dev.yaml"}, h.Merge(stopped, onNewClaim), "--no-hooks").Err, "step 4: new database on the new claim, --no-hooks")
 	// 5. Restore.
 	kubectl(t, ns, dump, "", "exec", "-i", rel.PostgresPod(), "-c", "postgresql", "--", "pg_restore", "-U", "spacefleet", "-d", "spacefleet", "--exit-on-error")
-	// 6. Start the app.
-	require.NoError(t, rel.Upgrade(t, []string{"dev.yaml"}, nil).Err, "step 6: start the app")
-	t.Logf("TIMING bundled runbook (stop, dump, new volume, restore, start): %s", time.Since(start).Round(time.Second))
+	// 6. Start the app, existingClaim now in the values.
+	require.NoError(t, rel.Upgrade(t, []string{"dev.yaml"}, onNewClaim).Err, "step 6: start the app")
+	t.Logf("TIMING bundled runbook (stop, dump, new claim, restore, start): %s", time.Since(start).Round(time.Second))
 
-	newPVC, err := ns.Client.CoreV1().PersistentVolumeClaims(ns.Name).Get(ctx, rel.PostgresPVC(), metav1.GetOptions{})
+	sts, err := ns.Client.AppsV1().StatefulSets(ns.Name).Get(ctx, rel.PostgresService(), metav1.GetOptions{})
 	require.NoError(t, err)
-	assert.NotEqual(t, pvc.UID, newPVC.UID, "the database runs on a new claim")
-	assert.NotEqual(t, pvc.Spec.VolumeName, newPVC.Spec.VolumeName, "and a new volume")
-	old, err := ns.Client.CoreV1().PersistentVolumes().Get(ctx, pvc.Spec.VolumeName, metav1.GetOptions{})
-	require.NoError(t, err, "the old volume is retained")
-	assert.Equal(t, corev1.PersistentVolumeReclaimRetain, old.Spec.PersistentVolumeReclaimPolicy)
-	t.Cleanup(func() {
-		_ = ns.Client.CoreV1().PersistentVolumes().Delete(context.Background(), old.Name, metav1.DeleteOptions{})
-	})
+	assert.Empty(t, sts.Spec.VolumeClaimTemplates, "the database runs on the existing claim, no claim template")
+	var claimName string
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Name == "data" && v.PersistentVolumeClaim != nil {
+			claimName = v.PersistentVolumeClaim.ClaimName
+		}
+	}
+	assert.Equal(t, newClaim, claimName)
+	old, err := ns.Client.CoreV1().PersistentVolumeClaims(ns.Name).Get(ctx, rel.PostgresPVC(), metav1.GetOptions{})
+	require.NoError(t, err, "the old claim is kept as the fallback")
+	assert.Equal(t, pvc.UID, old.UID)
+	assert.Equal(t, corev1.ClaimBound, old.Status.Phase)
+	nc, err := ns.Client.CoreV1().PersistentVolumeClaims(ns.Name).Get(ctx, newClaim, metav1.GetOptions{})
+	require.NoError(t, err)
+	assert.NotEqual(t, pvc.Spec.VolumeName, nc.Spec.VolumeName, "a new volume")
 
 	api = h.PortForward(t, ns, rel.Web())
 	for _, s := range ships {

@@ -22,25 +22,29 @@ var (
 	gatewayErr  error
 )
 
-// applyGatewayCRDs applies the Gateway API CRD the chart renders, HTTPRoute's, server-side (too big for client-side
-// apply). Only that one: the standard bundle's TLSRoute CRD has CEL rules (isIP()) that older API servers may not
-// compile, and the chart renders no TLSRoute.
+// applyGatewayCRDs applies the Gateway API CRDs the chart renders, HTTPRoute's and BackendTLSPolicy's, server-side
+// (too big for client-side apply). Only those: the standard bundle's TLSRoute CRD has CEL rules (isIP()) that older
+// API servers may not compile, and the chart renders no TLSRoute.
 func applyGatewayCRDs(t *testing.T, env *h.Env) {
 	t.Helper()
 	require.NotEmpty(t, env.GatewayCRDs, "SPACEFLEET_E2E_GATEWAY_API_CRDS is not set: make e2e resolves it from the pinned sigs.k8s.io/gateway-api module")
 	// every caller gets the outcome of the one apply (not only the first)
 	gatewayOnce.Do(func() {
-		f := filepath.Join(env.GatewayCRDs, "gateway.networking.k8s.io_httproutes.yaml")
-		var out []byte
-		out, gatewayErr = exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "--context", env.KubeContext,
-			"apply", "--server-side", "--force-conflicts", "-f", f).CombinedOutput()
-		if gatewayErr != nil {
-			gatewayErr = fmt.Errorf("%w: %s", gatewayErr, out)
-			return
+		for _, kind := range []string{"httproutes", "backendtlspolicies"} {
+			f := filepath.Join(env.GatewayCRDs, "gateway.networking.k8s.io_"+kind+".yaml")
+			var out []byte
+			out, gatewayErr = exec.Command(env.Kubectl, "--kubeconfig", env.Kubeconfig, "--context", env.KubeContext,
+				"apply", "--server-side", "--force-conflicts", "-f", f).CombinedOutput()
+			if gatewayErr != nil {
+				gatewayErr = fmt.Errorf("%w: %s", gatewayErr, out)
+				return
+			}
+			if gatewayErr = h.WaitCondition(t, env.Kube(""), "Established", 2*time.Minute, "crd/"+kind+".gateway.networking.k8s.io"); gatewayErr != nil {
+				return
+			}
 		}
-		gatewayErr = h.WaitCondition(t, env.Kube(""), "Established", 2*time.Minute, "crd/httproutes.gateway.networking.k8s.io")
 	})
-	require.NoError(t, gatewayErr, "apply the Gateway API HTTPRoute CRD")
+	require.NoError(t, gatewayErr, "apply the Gateway API HTTPRoute and BackendTLSPolicy CRDs")
 }
 
 // TestEveryRenderIsStoredAsSent: every example in examples/values/, the defaults, and a render with every optional
@@ -65,6 +69,14 @@ func TestEveryRenderIsStoredAsSent(t *testing.T) {
 	files, err := filepath.Glob(filepath.Join(env.Examples, "*.yaml"))
 	require.NoError(t, err)
 	require.NotEmpty(t, files)
+	// the layered stacks, each as base.yaml + overlay ("a.yaml+b.yaml")
+	overlays, err := filepath.Glob(filepath.Join(env.Examples, "layered", "*.yaml"))
+	require.NoError(t, err)
+	for _, o := range overlays {
+		if filepath.Base(o) != "base.yaml" {
+			files = append(files, filepath.Join(env.Examples, "layered", "base.yaml")+"+"+o)
+		}
+	}
 	renders := append([]string{"", filepath.Join(h.RepoRoot(), "tests", "e2e", "testdata", "all-features.yaml")}, files...)
 	total, clean := 0, 0
 	var failed []string
@@ -75,7 +87,12 @@ func TestEveryRenderIsStoredAsSent(t *testing.T) {
 			"--set-string", "postgresql.image.repository=" + env.PGImage.Repository, "--set-string", "postgresql.image.tag=" + env.PGImage.Tag}
 		if f != "" {
 			name = filepath.Base(f)
-			args = append(args, "-f", f)
+			if strings.Contains(f, "+") { // a layered stack: its overlay's name, prefixed
+				name = "layered-" + name
+			}
+			for _, layer := range strings.Split(f, "+") {
+				args = append(args, "-f", layer)
+			}
 		}
 		manifest, err := exec.Command(env.Helm, args...).Output()
 		if !assert.NoErrorf(t, err, "helm template %s", name) {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"path/filepath"
 	"testing"
 	"time"
@@ -47,6 +48,11 @@ func TestUpgradeFromPrevious(t *testing.T) {
 		ns := h.NewNamespace(t, env, "e2e-upg-tls")
 		rel := h.NewRelease(ns, release)
 		values := externalTLS(t, pg, ns, "existingSecret")
+		// as an operator of N-1 wrote them: the key chart 0.2.0 renamed (existingSecretKey, still honoured with a
+		// deprecation warning) — the one values file must install N-1 and upgrade to N
+		ext := values["externalDatabase"].(map[string]any)
+		ext["existingSecretKey"] = ext["existingSecretKeys"].(map[string]any)["url"]
+		delete(ext, "existingSecretKeys")
 		runUpgrade(t, rel, oci, nil, values)
 	})
 }
@@ -202,12 +208,22 @@ func atoi(t *testing.T, s string) int {
 func secretDigest(t *testing.T, rel *h.Release) string {
 	t.Helper()
 	name := rel.DatabaseSecret()
-	if _, err := rel.NS.Client.CoreV1().Secrets(rel.NS.Name).Get(context.Background(), name, metav1.GetOptions{}); err != nil {
-		name = "spacefleet-db" // existingSecret mode: the operator's Secret (externalValues)
-	}
 	s, err := rel.NS.Client.CoreV1().Secrets(rel.NS.Name).Get(context.Background(), name, metav1.GetOptions{})
-	require.NoError(t, err)
 	hsh := sha256.New()
+	if err == nil {
+		// bundled: what the clients connect with — the URI without its userinfo password (0.1.0 put the password in
+		// the URI, 0.2.0 passes it as PGPASSWORD from the generated Secret), the user, and the database's password
+		u, perr := url.Parse(string(s.Data["DATABASE_URL"]))
+		require.NoError(t, perr, "DATABASE_URL parses")
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+		}
+		fmt.Fprintf(hsh, "url=%s;username=%x;password=%x;", u.String(), s.Data["username"], rel.BundledPassword(t))
+		return fmt.Sprintf("%s:%x", name, hsh.Sum(nil))
+	}
+	name = "spacefleet-db" // existingSecret mode: the operator's Secret (externalValues)
+	s, err = rel.NS.Client.CoreV1().Secrets(rel.NS.Name).Get(context.Background(), name, metav1.GetOptions{})
+	require.NoError(t, err)
 	for _, k := range []string{"DATABASE_URL", "password", "username"} {
 		fmt.Fprintf(hsh, "%s=%x;", k, s.Data[k])
 	}

@@ -45,8 +45,8 @@ func TestZeroDowntime(t *testing.T) {
 	ns := h.NewNamespace(t, env, "e2e-zero")
 	rel := h.NewRelease(ns, release)
 	values := map[string]any{
-		// As examples/values/prod-ha.yaml: ClientIP affinity keeps a client on its pod, so that pod's shutdown is
-		// what the client sees (without the shutdown delay, affinity made rollouts fail 4 times more requests).
+		// The hard case, on purpose (the examples set no affinity): ClientIP keeps a client on its pod, so that pod's
+		// shutdown is what the client sees (without the shutdown delay, affinity made rollouts fail 4 times more requests).
 		"web": map[string]any{"replicas": 3, "service": map[string]any{"sessionAffinity": "ClientIP",
 			"sessionAffinityConfig": map[string]any{"clientIP": map[string]any{"timeoutSeconds": 10800}}}},
 		"rateLimiting": map[string]any{"backend": "postgres", "requests": 900000, "window": "1m"},

@@ -66,7 +66,7 @@ func TestAllFeaturesValuesTurnEverySwitchOn(t *testing.T) {
 		kinds[o.Kind] = true
 	}
 	for _, k := range []string{"Certificate", "HTTPRoute", "Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor",
-		"PrometheusRule", "PodDisruptionBudget", "StatefulSet", "ConfigMap"} {
+		"PrometheusRule", "PodDisruptionBudget", "StatefulSet", "ConfigMap", "BackendTLSPolicy"} {
 		assert.Truef(t, kinds[k], "the all-features render has no %s", k)
 	}
 }

@@ -26,7 +26,7 @@ func TestDatabaseURLComesFromOneSecretInEveryMode(t *testing.T) {
 		"bundled":           {nil, "spacefleet-database", "DATABASE_URL", ""},
 		"inline url":        {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL}, "spacefleet-database", "DATABASE_URL", "spacefleet-migrate-database"},
 		"inline url, plain": {[]string{"postgresql.enabled=false", "externalDatabase.url=" + inlineURL, "migrations.useHelmHooks=false"}, "spacefleet-database", "DATABASE_URL", ""},
-		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKey=uri"}, "my-db", "uri", ""},
+		"existingSecret":    {[]string{"postgresql.enabled=false", "externalDatabase.existingSecret=my-db", "externalDatabase.existingSecretKeys.url=uri"}, "my-db", "uri", ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -82,26 +82,50 @@ func TestInlineURLLandsInTheChartSecretUnchanged(t *testing.T) {
 func TestBundledModeComposesURLForItsOwnService(t *testing.T) {
 	res := render(t, nil, "postgresql.auth.password=s3cret p@ss", "postgresql.auth.username=fleet", "postgresql.auth.database=ships")
 	url := secretData(t, res, "spacefleet-database", "DATABASE_URL")
-	assert.Equal(t, "postgres://fleet:s3cret%20p%40ss@spacefleet-postgresql.spacefleet.svc:5432/ships?sslmode=disable", url)
-	assert.Equal(t, "s3cret p@ss", secretData(t, res, "spacefleet-database", "password"))
+	assert.Equal(t, "postgres://fleet@spacefleet-postgresql.spacefleet.svc:5432/ships?sslmode=disable", url,
+		"the URI never carries the password: PGPASSWORD does")
+	assert.NotContains(t, res.Find("Secret", "spacefleet-database").Typed.(*corev1.Secret).Data, "password")
 
 	sts := res.Find("StatefulSet", "spacefleet-postgresql")
 	require.NotNil(t, sts)
 	ss := sts.Typed.(*appsv1.StatefulSet)
 	assert.EqualValues(t, 1, *ss.Spec.Replicas)
 	require.Len(t, ss.Spec.VolumeClaimTemplates, 1, "bundled database needs a PVC")
+	want := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "spacefleet-postgresql-password"}, Key: "password"}
 	pw := chart.Env(ss.Spec.Template.Spec.Containers[0], "POSTGRES_PASSWORD")
 	require.NotNil(t, pw)
 	require.NotNil(t, pw.ValueFrom.SecretKeyRef, "POSTGRES_PASSWORD must come from the Secret")
-	assert.Equal(t, "spacefleet-database", pw.ValueFrom.SecretKeyRef.Name)
+	assert.Equal(t, want, *pw.ValueFrom.SecretKeyRef, "the password values gave, set into the one password Secret")
+	for _, c := range dbClients {
+		e := chart.Env(container(t, res, c), "PGPASSWORD")
+		require.NotNilf(t, e, "%s: PGPASSWORD", c)
+		require.NotNilf(t, e.ValueFrom, "%s: PGPASSWORD from a Secret, never a literal", c)
+		assert.Equalf(t, want, *e.ValueFrom.SecretKeyRef, "%s", c)
+	}
 	assert.NotNil(t, res.Find("Service", "spacefleet-postgresql"))
 }
 
-func TestGeneratedPasswordIsLongAndURLSafe(t *testing.T) {
+// Without a password in values, the password is generated in the cluster (templates/secrets/), never in a render:
+// every client and the database read it from the generated Secret.
+func TestGeneratedPasswordIsNeverRendered(t *testing.T) {
 	res := render(t, nil)
-	pw := secretData(t, res, "spacefleet-database", "password")
-	assert.Len(t, pw, 32)
-	assert.Contains(t, secretData(t, res, "spacefleet-database", "DATABASE_URL"), ":"+pw+"@")
+	s := res.Find("Secret", "spacefleet-database")
+	require.NotNil(t, s)
+	assert.NotContains(t, s.Typed.(*corev1.Secret).Data, "password", "no password key: nothing was given, nothing is rendered")
+	assert.Equal(t, "postgres://spacefleet@spacefleet-postgresql.spacefleet.svc:5432/spacefleet?sslmode=disable",
+		secretData(t, res, "spacefleet-database", "DATABASE_URL"))
+	assert.Nil(t, res.Find("Secret", "spacefleet-postgresql-password"), "the generated Secret is made by the Job, not rendered")
+	want := corev1.SecretKeySelector{LocalObjectReference: corev1.LocalObjectReference{Name: "spacefleet-postgresql-password"}, Key: "password"}
+	for _, c := range append(append([]string{}, dbClients...), "postgresql") {
+		name := "PGPASSWORD"
+		if c == "postgresql" {
+			name = "POSTGRES_PASSWORD"
+		}
+		e := chart.Env(container(t, res, c), name)
+		require.NotNilf(t, e, "%s: %s", c, name)
+		require.NotNilf(t, e.ValueFrom, "%s: from a Secret", c)
+		assert.Equalf(t, want, *e.ValueFrom.SecretKeyRef, "%s reads the generated password", c)
+	}
 }
 
 // A change of the chart's database Secret must roll the pods; an unchanged one must not.
@@ -122,47 +146,50 @@ func TestDatabaseChecksumRollsPodsOnlyWhenTheConnectionChanges(t *testing.T) {
 	assert.NotContains(t, a, "p@db", "the checksum is a hash, not the URL")
 }
 
-// The checksum follows the password the Secret holds, not the values key: a generated (or kept) password hashes
-// exactly like the same password given in values. Otherwise an upgrade or rollback that changes the effective
-// password (revision with NEW -> revision that kept the generated one) would leave every pod on the old one.
+// What rolls the pods: the values' password (a rotation, or a rollback to a revision with another one) and where the
+// password lives (values, yours, generated). A generated password never changes, and is never known at render time.
 func TestDatabaseChecksumFollowsTheEffectivePassword(t *testing.T) {
-	gen := render(t, nil)
-	pw := secretData(t, gen, "spacefleet-database", "password")
-	given := render(t, nil, "postgresql.auth.password="+pw)
-	for _, c := range []string{"web", "worker", "migrate"} {
-		assert.Equalf(t, given.Workloads()[c].Meta["checksum/database"], gen.Workloads()[c].Meta["checksum/database"],
-			"%s: a generated password must hash like the same password given in values", c)
+	sums := func(r *chart.Result) []string {
+		var out []string
+		for _, c := range []string{"web", "worker", "migrate", "postgresql"} {
+			out = append(out, r.Workloads()[c].Meta["checksum/database"])
+		}
+		return out
 	}
-	sts := func(r *chart.Result) string {
-		return r.Find("StatefulSet", "spacefleet-postgresql").Typed.(*appsv1.StatefulSet).Spec.Template.Annotations["checksum/database"]
+	gen, gen2 := sums(render(t, nil)), sums(render(t, nil))
+	assert.Equal(t, gen, gen2, "two renders of the defaults: the same checksums (nothing generated is in them)")
+	for _, c := range gen[1:] {
+		assert.Equal(t, gen[0], c, "one checksum for every pod of a render")
 	}
-	assert.Equal(t, sts(given), sts(gen), "the database pod too (its password-sync must rerun when the password changes)")
-	assert.Equal(t, gen.Workloads()["web"].Meta["checksum/database"], sts(gen), "one password per render: every pod agrees")
+	a, b := sums(render(t, nil, "postgresql.auth.password=a")), sums(render(t, nil, "postgresql.auth.password=b"))
+	assert.NotEqual(t, a, b, "a rotation rolls every client and the database pod (its password-sync applies it)")
+	assert.NotEqual(t, gen, a, "giving a password rolls everything")
+	assert.NotEqual(t, gen, sums(render(t, nil, "postgresql.auth.existingSecret=mine")), "moving to your own Secret rolls everything")
 }
 
 // config.extraVolumes / extraVolumeMounts reach web, worker, migrate and the test pod, and nothing else.
 func TestExtraVolumesReachEveryDatabaseClient(t *testing.T) {
-	res := render(t, example("rds-verify-full.yaml"))
+	res := render(t, example("mtls.yaml"))
 	for _, c := range dbClients {
 		w := res.Workloads()[c]
 		require.NotNilf(t, w.Pod, "%s missing", c)
 		var vol *corev1.Volume
 		for i := range w.Pod.Volumes {
-			if w.Pod.Volumes[i].Name == "rds-ca" {
+			if w.Pod.Volumes[i].Name == "db-ca" {
 				vol = &w.Pod.Volumes[i]
 			}
 		}
-		require.NotNilf(t, vol, "%s has no rds-ca volume", c)
+		require.NotNilf(t, vol, "%s has no db-ca volume", c)
 		require.NotNil(t, vol.ConfigMap)
-		assert.Equal(t, "rds-ca-bundle", vol.ConfigMap.Name)
+		assert.Equal(t, "db-ca", vol.ConfigMap.Name)
 		var mount *corev1.VolumeMount
 		for i, m := range w.Pod.Containers[0].VolumeMounts {
-			if m.Name == "rds-ca" {
+			if m.Name == "db-ca" {
 				mount = &w.Pod.Containers[0].VolumeMounts[i]
 			}
 		}
-		require.NotNilf(t, mount, "%s has no rds-ca mount", c)
-		assert.Equal(t, "/etc/ssl/rds", mount.MountPath)
+		require.NotNilf(t, mount, "%s has no db-ca mount", c)
+		assert.Equal(t, "/etc/ssl/db-ca", mount.MountPath)
 		assert.True(t, mount.ReadOnly)
 	}
 	// Without extra volumes, none are invented.
@@ -178,7 +205,7 @@ func TestSSLDefaultsForOperatorSecretsBecomeLibpqEnv(t *testing.T) {
 		require.NotNilf(t, mode, "%s: PGSSLMODE", c)
 		assert.Equal(t, "verify-full", mode.Value)
 		require.NotNilf(t, root, "%s: PGSSLROOTCERT", c)
-		assert.Equal(t, "/etc/ssl/cnpg/ca.crt", root.Value)
+		assert.Equal(t, "/etc/spacefleet/database-ca/ca.crt", root.Value, "the CA of externalDatabase.tls.ca")
 	}
 	plain := render(t, nil, external...)
 	assert.Nil(t, chart.Env(container(t, plain, "web"), "PGSSLMODE"), "absent unless set")

@@ -51,8 +51,14 @@ func TestProdHAExampleIsCoherent(t *testing.T) {
 	res := render(t, example("prod-ha.yaml"))
 	web := res.Workloads()["web"]
 	assert.Equal(t, "postgres", chart.Env(web.Pod.Containers[0], "SPACEFLEET_RATE_LIMIT_BACKEND").Value)
-	assert.Equal(t, corev1.ServiceAffinityClientIP, webService(t, res).Spec.SessionAffinity)
-	assert.NotContains(t, res.Notes, "WARNING: web.replicas", "the HA example must not trip its own HA warnings")
+	assert.Empty(t, webService(t, res).Spec.SessionAffinity, "Spacefleet keeps no sessions: no affinity")
+	assert.NotContains(t, res.Notes, "WARNING", "the HA example must not trip its own warnings")
+	// The spread counts this release's web pods only: the selector carries the instance label too.
+	require.Len(t, web.Pod.TopologySpreadConstraints, 1)
+	sel := web.Pod.TopologySpreadConstraints[0].LabelSelector
+	require.NotNil(t, sel)
+	assert.Equal(t, map[string]string{"app.kubernetes.io/name": "spacefleet", "app.kubernetes.io/instance": "spacefleet",
+		"app.kubernetes.io/component": "web"}, sel.MatchLabels)
 }
 
 func TestPodDisruptionBudgets(t *testing.T) {

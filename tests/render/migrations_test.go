@@ -12,7 +12,12 @@ import (
 
 func migrateJob(t *testing.T, res *chart.Result) (*chart.Object, *batchv1.Job) {
 	t.Helper()
-	jobs := res.All("Job")
+	var jobs []chart.Object
+	for _, j := range res.All("Job") {
+		if j.Typed.(*batchv1.Job).Labels["app.kubernetes.io/component"] == "migrate" {
+			jobs = append(jobs, j)
+		}
+	}
 	require.Len(t, jobs, 1, "exactly one migrate Job")
 	return &jobs[0], jobs[0].Typed.(*batchv1.Job)
 }

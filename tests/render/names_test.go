@@ -125,6 +125,13 @@ func validNames(res *chart.Result, release string) error {
 		if errs := validation.IsDNS1123Subdomain(o.Name); len(errs) > 0 {
 			return fmt.Errorf("%s: %v", key, errs)
 		}
+		// the Secrets the secrets Job ensures exist before any pod starts: a reference to one resolves
+		for _, g := range generatedSecrets(o) {
+			if errs := validation.IsDNS1123Subdomain(g); len(errs) > 0 {
+				return fmt.Errorf("%s: generated Secret %q: %v", key, g, errs)
+			}
+			seen["Secret/"+g] = true
+		}
 		md, _ := o.Raw["metadata"].(map[string]any)
 		if err := validLabels(key, md["labels"]); err != nil {
 			return err

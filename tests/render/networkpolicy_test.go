@@ -179,14 +179,15 @@ var netpolOn = []string{"networkPolicy.enabled=true"}
 func TestNetworkPolicyOffRendersNone(t *testing.T) {
 	assert.Empty(t, render(t, nil).All("NetworkPolicy"), "networkPolicy.enabled defaults to false")
 	assert.Empty(t, render(t, nil, external...).All("NetworkPolicy"))
-	assert.Len(t, render(t, nil, netpolOn...).All("NetworkPolicy"), 5, "on: web, worker, migrate, dbcheck, postgresql")
+	assert.Len(t, render(t, nil, netpolOn...).All("NetworkPolicy"), 6, "on: web, worker, migrate, dbcheck, postgresql, and the secrets Job's (a generated password)")
+	assert.Len(t, render(t, nil, append([]string{"postgresql.auth.existingSecret=mine"}, netpolOn...)...).All("NetworkPolicy"), 5, "nothing generated (your own password Secret): no secrets Job, no policy for it")
 }
 
 // Bitnami's way: one policy per component, each selecting exactly its component's pods.
 func TestNetworkPolicyOnePerComponent(t *testing.T) {
 	res := render(t, nil, netpolOn...)
 	pols := policies(res)
-	comps := []string{"web", "worker", "migrate", "dbcheck", "postgresql"}
+	comps := []string{"web", "worker", "migrate", "dbcheck", "postgresql", "secrets"}
 	for _, c := range comps {
 		o := res.Find("NetworkPolicy", "spacefleet-"+c)
 		require.NotNilf(t, o, "NetworkPolicy spacefleet-%s", c)
@@ -478,4 +479,28 @@ func TestExternalDatabaseEgressCoversItsPort(t *testing.T) {
 	res := render(t, nil, append(parts, "externalDatabase.port=6432", "networkPolicy.egress.database.ports[0]=6432")...)
 	assertFlow(t, policies(res), true, pod(t, res, "web"), outside("database", "10.0.0.7"), 6432, tcp)
 	render(t, nil, parts...) // the default port 5432 is in the default list
+}
+
+// The secrets Job reaches only DNS and the API server (it talks to no database), through a hook policy that exists
+// before it; no policy when there is nothing to generate.
+func TestSecretsJobPolicyAllowsOnlyDNSAndTheAPIServer(t *testing.T) {
+	res := render(t, nil, "networkPolicy.enabled=true", "networkPolicy.egress.kubeAPI.cidrs[0]=172.18.0.2/32")
+	o := res.Find("NetworkPolicy", "spacefleet-secrets")
+	require.NotNil(t, o)
+	np := o.Typed.(*networkingv1.NetworkPolicy)
+	assert.Equal(t, "secrets", np.Spec.PodSelector.MatchLabels["app.kubernetes.io/component"])
+	assert.Equal(t, "-30", np.Annotations["helm.sh/hook-weight"], "before the Job (-20)")
+	assert.Equal(t, "pre-install,pre-upgrade", np.Annotations["helm.sh/hook"])
+	require.Len(t, np.Spec.Egress, 2, "DNS and the API server")
+	api := np.Spec.Egress[1]
+	var ports []int32
+	for _, p := range api.Ports {
+		ports = append(ports, p.Port.IntVal)
+	}
+	assert.Equal(t, []int32{443, 6443}, ports)
+	require.Len(t, api.To, 1)
+	assert.Equal(t, "172.18.0.2/32", api.To[0].IPBlock.CIDR)
+	assert.Empty(t, np.Spec.Ingress)
+	assert.Nil(t, render(t, nil, "networkPolicy.enabled=true", "postgresql.auth.existingSecret=mine").Find("NetworkPolicy", "spacefleet-secrets"),
+		"nothing to generate, no Job, no policy")
 }

@@ -80,10 +80,10 @@ func numberCase(key string, n float64) map[string]any {
 	vals := map[string]any{}
 	setPath(vals, strings.Split(key, "."), n, false)
 	extra := map[string][]string{
-		"web.autoscaling":      {"web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=2000000000"},
-		"worker.autoscaling":   {"worker.autoscaling.enabled=true", "worker.autoscaling.maxReplicas=2000000000"},
-		"web.service.nodePort": {"web.service.type=NodePort"},
-		"postgresql.service.nodePort": {"postgresql.service.type=NodePort"},
+		"web.autoscaling":                  {"web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=2000000000"},
+		"worker.autoscaling":               {"worker.autoscaling.enabled=true", "worker.autoscaling.maxReplicas=2000000000"},
+		"web.service.nodePort":             {"web.service.type=NodePort"},
+		"postgresql.service.nodePort":      {"postgresql.service.type=NodePort"},
 		"podDisruptionBudget.minAvailable": {"web.replicas=100", "worker.replicas=100"},
 	}
 	for prefix, sets := range extra {

@@ -159,7 +159,7 @@ func TestPartsConnectionTypeAndTLSDefault(t *testing.T) {
 			assert.Contains(t, res.Notes, tc.why)
 			assert.Equal(t, tc.warn, strings.Contains(res.Notes, "is in-cluster and no CA is mounted"), "the in-cluster-without-CA warning")
 			if tc.warn {
-				assert.Contains(t, res.Notes, "<cluster>-ca, items: [{key: ca.crt, path: ca.crt}]", "the warning says how to mount the operator's CA")
+				assert.Contains(t, res.Notes, "externalDatabase.tls.ca.secretName=<cluster>-ca", "the warning names the one setting that mounts the operator's CA")
 			}
 			for _, l := range lines(res.Notes) {
 				if strings.Contains(l, "connection type:") || strings.Contains(l, "sslmode:") {
@@ -209,8 +209,8 @@ func TestPartsAmbiguityRefused(t *testing.T) {
 		{"keys without a Secret", []string{"postgresql.enabled=false", "externalDatabase.host=db", "externalDatabase.database=sf",
 			"externalDatabase.username=app", "externalDatabase.existingSecretKeys.password=password"},
 			[]string{"externalDatabase.existingSecretKeys names keys but externalDatabase.existingSecret is empty"}},
-		{"a URI key next to parts keys", append(cnpgParts, "externalDatabase.existingSecretKey=uri"),
-			[]string{"externalDatabase.existingSecretKey=uri names a URI key", "existingSecretKeys"}},
+		{"a URI key next to parts keys", append(cnpgParts, "externalDatabase.existingSecretKeys.url=uri"),
+			[]string{"externalDatabase.existingSecretKeys.url=uri names a URI key", "existingSecretKeys"}},
 		{"password twice", append(cnpgParts, "externalDatabase.password=x"),
 			[]string{"externalDatabase.password and externalDatabase.existingSecretKeys.password are both set"}},
 		{"host twice", append(cnpgParts, "externalDatabase.existingSecretKeys.host=host"),
@@ -260,8 +260,8 @@ func TestPartsValidCombinations(t *testing.T) {
 		"Zalando: user and password from the Secret": {"postgresql.enabled=false", "externalDatabase.host=acid-spacefleet", "externalDatabase.database=spacefleet", "externalDatabase.existingSecret=spacefleet.acid-spacefleet.credentials.postgresql.acid.zalan.do", "externalDatabase.existingSecretKeys.username=username", "externalDatabase.existingSecretKeys.password=password"},
 		"Crunchy PGO":                                       {"postgresql.enabled=false", "externalDatabase.existingSecret=hippo-pguser-spacefleet", "externalDatabase.existingSecretKeys.host=host", "externalDatabase.existingSecretKeys.port=port", "externalDatabase.existingSecretKeys.database=dbname", "externalDatabase.existingSecretKeys.username=user", "externalDatabase.existingSecretKeys.password=password"},
 		"all literal":                                       literalParts,
-		"parts keys with the default URI key":               append(cnpgParts, "externalDatabase.existingSecretKey=DATABASE_URL"),
-		"parts keys with no URI key":                        append(cnpgParts, "externalDatabase.existingSecretKey="),
+		"parts keys with the default URI key":               append(cnpgParts, "externalDatabase.existingSecretKeys.url=DATABASE_URL"),
+		"parts keys with no URI key":                        append(cnpgParts, "externalDatabase.existingSecretKeys.url="),
 		"port from the Secret, literal left at its default": append(cnpgParts, "externalDatabase.existingSecretKeys.port=port", "externalDatabase.port=5432"),
 		"no password (client certificate)": {"postgresql.enabled=false", "externalDatabase.host=db.example.com", "externalDatabase.database=sf", "externalDatabase.username=spacefleet",
 			"externalDatabase.sslcert=/etc/c/tls.crt", "externalDatabase.sslkey=/etc/c/tls.key",

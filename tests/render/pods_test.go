@@ -173,7 +173,7 @@ func TestAutoscalingLeavesReplicasOutAndPDBsStayCoherent(t *testing.T) {
 func TestNotesWarnWhenAnHPACanScaleWebOut(t *testing.T) {
 	res := render(t, nil, append(external, "web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=4")...)
 	assert.Contains(t, res.Notes, "web.autoscaling.maxReplicas=4 with rateLimiting.backend=memory")
-	assert.Contains(t, res.Notes, "web.autoscaling.maxReplicas=4 without web.service.sessionAffinity=ClientIP")
+	assert.NotContains(t, res.Notes, "sessionAffinity", "Spacefleet keeps no sessions: more than one pod asks for no affinity")
 	res = render(t, nil, append(external, "web.autoscaling.enabled=true", "web.autoscaling.maxReplicas=1")...)
 	assert.NotContains(t, res.Notes, "rateLimiting.backend=memory")
 }
@@ -197,7 +197,10 @@ func TestServiceSettingsAndTheTypesThatIgnoreThem(t *testing.T) {
 	pg := render(t, nil, "postgresql.service.type=NodePort", "postgresql.service.nodePort=30432", "postgresql.service.appProtocol=postgresql")
 	pgsvc := pg.Find("Service", "spacefleet-postgresql").Typed.(*corev1.Service)
 	assert.Equal(t, int32(30432), pgsvc.Spec.Ports[0].NodePort)
-	for _, tc := range []struct{ set []string; key string }{
+	for _, tc := range []struct {
+		set []string
+		key string
+	}{
 		{[]string{"web.service.nodePort=30080"}, "web.service.nodePort"},
 		{[]string{"web.service.type=NodePort", "web.service.loadBalancerSourceRanges[0]=10.0.0.0/8"}, "web.service.loadBalancerClass / loadBalancerSourceRanges"},
 		{[]string{"web.service.externalTrafficPolicy=Local"}, "web.service.externalTrafficPolicy"},
@@ -262,7 +265,7 @@ func TestCommonLabelsAndAnnotationsOnEveryObject(t *testing.T) {
 	res := renderValues(t, map[string]any{
 		"commonLabels": map[string]any{"team": "fleet"}, "commonAnnotations": map[string]any{"owner": "ops"},
 		"postgresql": map[string]any{"tls": map[string]any{"enabled": true, "certManager": map[string]any{"issuerRef": map[string]any{"name": "ca"}}}},
-		"web": map[string]any{"autoscaling": map[string]any{"enabled": true}, "route": map[string]any{"enabled": true, "parentRefs": []any{map[string]any{"name": "gw"}}}},
+		"web":        map[string]any{"autoscaling": map[string]any{"enabled": true}, "route": map[string]any{"enabled": true, "parentRefs": []any{map[string]any{"name": "gw"}}}},
 		"extraObjects": []any{
 			map[string]any{"apiVersion": "v1", "kind": "ConfigMap", "metadata": map[string]any{"name": "{{ .Release.Name }}-extra"}, "data": map[string]any{"a": "b"}},
 			"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: as-text\n  labels:\n    team: mine\n",
@@ -303,7 +306,7 @@ func TestCommonLabelsAndAnnotationsOnEveryObject(t *testing.T) {
 func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	digest := "sha256:" + strings.Repeat("ab", 32)
 	res := renderValues(t, map[string]any{
-		"global": map[string]any{"imageRegistry": "mirror.example.com:5000", "imagePullSecrets": []any{"mirror", map[string]any{"name": "regcred"}}, "somethingElse": true},
+		"global":           map[string]any{"imageRegistry": "mirror.example.com:5000", "imagePullSecrets": []any{"mirror", map[string]any{"name": "regcred"}}, "somethingElse": true},
 		"imagePullSecrets": []any{map[string]any{"name": "regcred"}},
 		"image":            map[string]any{"registry": "ignored.example.com", "digest": digest, "tag": "9.9.9"},
 		"postgresql":       map[string]any{"image": map[string]any{"digest": digest}},
@@ -322,8 +325,15 @@ func TestImageRegistryDigestAndPullSecrets(t *testing.T) {
 	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(2)}, "postgresql": map[string]any{"image": map[string]any{"tag": float64(16)}}})
 	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:16", container(t, res, "postgresql").Image)
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(1000000)}})
+	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
+	// a date-like tag read from a values file (float64 20240101) stays its digits, never 2.0240101e+07
+	res = renderValues(t, map[string]any{"image": map[string]any{"tag": float64(20240101)}})
+	assert.Equal(t, "spacefleet/spacefleet:20240101", container(t, res, "web").Image)
 	res = render(t, nil, "image.tag=1000000", "postgresql.image.tag=15")
 	assert.Equal(t, "spacefleet/spacefleet:1000000", container(t, res, "web").Image, "plain digits, never 1e+06")
+	res = render(t, nil, "image.tag=2", "postgresql.image.tag=15")
+	assert.Equal(t, "spacefleet/spacefleet:2", container(t, res, "web").Image)
 	assert.Equal(t, "postgres:15", container(t, res, "postgresql").Image)
 
 	_, err := chart.Render(chart.Options{Values: map[string]any{"image": map[string]any{"tag": 1.1}}})

@@ -43,7 +43,7 @@ func TestPasswordSyncAppliesTheSecretAtEveryStart(t *testing.T) {
 	pw := chart.Env(sync, "POSTGRES_PASSWORD")
 	require.NotNil(t, pw)
 	require.NotNil(t, pw.ValueFrom)
-	assert.Equal(t, "spacefleet-database", pw.ValueFrom.SecretKeyRef.Name)
+	assert.Equal(t, "spacefleet-postgresql-password", pw.ValueFrom.SecretKeyRef.Name, "the one password Secret (set from values by the password-set hook)")
 	require.NotNil(t, sync.ReadinessProbe, "the pod must not be Ready before the password is applied")
 
 	// A new password rolls the database pod (and the app pods), so the sidecar runs again.
@@ -52,7 +52,7 @@ func TestPasswordSyncAppliesTheSecretAtEveryStart(t *testing.T) {
 }
 
 func TestPasswordFromAnExistingSecretNeverEntersTheURL(t *testing.T) {
-	res := render(t, nil, "postgresql.auth.existingSecret=pg-pass", "postgresql.auth.secretKey=pw")
+	res := render(t, nil, "postgresql.auth.existingSecret=pg-pass", "postgresql.auth.existingSecretKeys.password=pw")
 	url := secretData(t, res, "spacefleet-database", "DATABASE_URL")
 	assert.Equal(t, "postgres://spacefleet@spacefleet-postgresql.spacefleet.svc:5432/spacefleet?sslmode=disable", url)
 	assert.NotContains(t, res.Find("Secret", "spacefleet-database").Typed.(*corev1.Secret).Data, "password")
@@ -67,7 +67,7 @@ func TestPasswordFromAnExistingSecretNeverEntersTheURL(t *testing.T) {
 		env := chart.Env(namedContainer(t, sts.Spec.Template.Spec.Containers, name), "POSTGRES_PASSWORD")
 		assert.Equal(t, "pg-pass", env.ValueFrom.SecretKeyRef.Name)
 	}
-	assert.Nil(t, chart.Env(container(t, render(t, nil), "web"), "PGPASSWORD"), "absent otherwise")
+	assert.Nil(t, chart.Env(container(t, render(t, nil, external...), "web"), "PGPASSWORD"), "absent for a URI in your Secret")
 }
 
 func TestBundledTLSFromAnExistingSecret(t *testing.T) {

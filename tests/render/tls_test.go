@@ -1,8 +1,6 @@
 package render
 
 import (
-	"crypto/x509"
-	"encoding/pem"
 	"strings"
 	"testing"
 
@@ -16,7 +14,7 @@ import (
 
 var (
 	pgCertManager  = []string{"postgresql.tls.enabled=true", "postgresql.tls.certManager.issuerRef.name=ca", "postgresql.tls.certManager.issuerRef.kind=ClusterIssuer"}
-	pgClientCerts  = append(append([]string{}, pgCertManager...), "postgresql.tls.clientCertificates.enabled=true")
+	pgClientCerts  = append(append([]string{}, pgCertManager...), "postgresql.tls.clientCertificate.enabled=true")
 	webCertManager = []string{"web.tls.enabled=true", "web.tls.certManager.issuerRef.name=web-ca", "web.tls.certManager.issuerRef.kind=ClusterIssuer"}
 )
 
@@ -94,7 +92,7 @@ func TestBundledClientCertificates(t *testing.T) {
 	hba := res.Find("ConfigMap", "spacefleet-postgresql-hba").Typed.(*corev1.ConfigMap).Data["pg_hba.conf"]
 	assert.Contains(t, hba, "hostnossl all all all reject")
 	assert.Contains(t, hba, "hostssl all all all scram-sha-256 clientcert=verify-full", "certificate and password by default")
-	certOnly := render(t, nil, append(append([]string{}, pgClientCerts...), "postgresql.tls.clientCertificates.requirePassword=false")...)
+	certOnly := render(t, nil, append(append([]string{}, pgClientCerts...), "postgresql.tls.clientCertificate.requirePassword=false")...)
 	assert.Contains(t, certOnly.Find("ConfigMap", "spacefleet-postgresql-hba").Typed.(*corev1.ConfigMap).Data["pg_hba.conf"], "hostssl all all all cert clientcert=verify-full")
 
 	// off: no client certificate anywhere
@@ -140,9 +138,9 @@ func assertMountsClientCert(t *testing.T, component string, pod *corev1.PodSpec,
 // (a sslcert/sslkey in the URI wins, so a URI you own stays in charge).
 func TestExternalClientCertificateFromCertManager(t *testing.T) {
 	res := render(t, nil, append(append([]string{}, external...),
-		"externalDatabase.clientCertificate.certManager.issuerRef.name=db-client-ca",
-		"externalDatabase.clientCertificate.certManager.commonName=app_user",
-		"externalDatabase.clientCertificate.certManager.duration=720h")...)
+		"externalDatabase.tls.clientCertificate.certManager.issuerRef.name=db-client-ca",
+		"externalDatabase.tls.clientCertificate.certManager.commonName=app_user",
+		"externalDatabase.tls.clientCertificate.certManager.duration=720h")...)
 	spec := certSpec(t, res, "spacefleet-database-client")
 	assert.Equal(t, "app_user", spec["commonName"])
 	assert.Equal(t, "720h", spec["duration"])
@@ -223,22 +221,25 @@ func TestWebTLSFromAnExistingSecret(t *testing.T) {
 	assertWebServesTLS(t, res, "my-web-tls")
 }
 
-// Trials: a self-signed certificate generated at install, for the web Service's names, and a NOTES warning.
+// The trial pair is generated in the cluster by the secrets Job (once, kept across upgrades), never rendered.
 func TestWebTLSSelfSignedForTrials(t *testing.T) {
 	res := render(t, nil, "web.tls.enabled=true", "web.tls.selfSigned=true")
-	o := res.Find("Secret", "spacefleet-web-tls")
-	require.NotNil(t, o)
-	s := o.Typed.(*corev1.Secret)
-	assert.Equal(t, corev1.SecretTypeTLS, s.Type)
-	blk, _ := pem.Decode(s.Data["tls.crt"])
-	require.NotNil(t, blk, "tls.crt is PEM")
-	cert, err := x509.ParseCertificate(blk.Bytes)
-	require.NoError(t, err)
-	assert.Contains(t, cert.DNSNames, "spacefleet-web.spacefleet.svc")
-	assert.NotEmpty(t, s.Data["tls.key"])
-	assertWebServesTLS(t, res, "spacefleet-web-tls")
+	assert.Nil(t, res.Find("Secret", "spacefleet-web-tls"), "no rendered pair")
+	assert.Nil(t, res.Find("Secret", "spacefleet-web-selfsigned"), "the Job makes it")
+	job := secretsJob(res)
+	require.NotNil(t, job)
+	var names []string
+	for _, sp := range secretSpecs(job) {
+		if sp.SelfSigned != nil {
+			names = append(names, sp.Name)
+			assert.Equal(t, "kubernetes.io/tls", sp.Type)
+			assert.Contains(t, sp.SelfSigned.DNSNames, "spacefleet-web.spacefleet.svc")
+		}
+	}
+	assert.Equal(t, []string{"spacefleet-web-selfsigned"}, names)
+	assertWebServesTLS(t, res, "spacefleet-web-selfsigned")
 	assert.Contains(t, res.Notes, "web.tls.selfSigned=true")
-	assert.NotContains(t, render(t, nil, webCertManager...).Notes, "self-signed certificate generated at install")
+	assert.NotContains(t, render(t, nil, webCertManager...).Notes, "self-signed certificate generated once")
 }
 
 func TestTLSValuesAreRefused(t *testing.T) {
@@ -249,16 +250,16 @@ func TestTLSValuesAreRefused(t *testing.T) {
 		{[]string{"web.tls.enabled=true"}, "web.tls.enabled=true needs exactly one certificate source, got 0"},
 		{[]string{"web.tls.enabled=true", "web.tls.selfSigned=true", "web.tls.existingSecret=x"}, "got 2 (web.tls.existingSecret, web.tls.selfSigned)"},
 		{[]string{"web.tls.selfSigned=true"}, "web.tls.selfSigned is set but web.tls.enabled is false"},
-		{[]string{"postgresql.tls.clientCertificates.enabled=true"}, "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.enabled=true"},
-		{[]string{"postgresql.tls.enabled=true", "postgresql.tls.existingSecret=pg", "postgresql.tls.clientCertificates.enabled=true"}, "needs postgresql.tls.certManager.issuerRef.name"},
-		{[]string{"externalDatabase.clientCertificate.certManager.issuerRef.name=x", "externalDatabase.clientCertificate.certManager.commonName=u"}, "the bundled PostgreSQL is in use"},
-		{append(append([]string{}, external...), "externalDatabase.clientCertificate.certManager.issuerRef.name=x"), "needs externalDatabase.clientCertificate.certManager.commonName"},
-		{append(append([]string{}, external...), "externalDatabase.clientCertificate.certManager.commonName=u"), "without issuerRef.name"},
+		{[]string{"postgresql.tls.clientCertificate.enabled=true"}, "postgresql.tls.clientCertificate.enabled=true needs postgresql.tls.enabled=true"},
+		{[]string{"postgresql.tls.enabled=true", "postgresql.tls.existingSecret=pg", "postgresql.tls.clientCertificate.enabled=true"}, "needs postgresql.tls.certManager.issuerRef.name"},
+		{[]string{"externalDatabase.tls.clientCertificate.certManager.issuerRef.name=x", "externalDatabase.tls.clientCertificate.certManager.commonName=u"}, "external-database keys are set too: externalDatabase.tls.clientCertificate.certManager.issuerRef, externalDatabase.tls.clientCertificate.certManager.commonName"},
+		{append(append([]string{}, external...), "externalDatabase.tls.clientCertificate.certManager.issuerRef.name=x"), "needs externalDatabase.tls.clientCertificate.certManager.commonName"},
+		{append(append([]string{}, external...), "externalDatabase.tls.clientCertificate.certManager.commonName=u"), "without issuerRef.name"},
 		{[]string{"web.tls.certManager.duration=90 days"}, "duration"},
 		{[]string{"postgresql.enabled=false", "externalDatabase.host=db.example.com", "externalDatabase.database=d", "externalDatabase.username=u",
 			"externalDatabase.existingSecret=s", "externalDatabase.existingSecretKeys.password=p",
 			"externalDatabase.sslcert=/etc/spacefleet/database-client/tls.crt", "externalDatabase.sslkey=/etc/spacefleet/database-client/tls.key",
-			"externalDatabase.clientCertificate.certManager.issuerRef.name=ca", "externalDatabase.clientCertificate.certManager.commonName=u"},
+			"externalDatabase.tls.clientCertificate.certManager.issuerRef.name=ca", "externalDatabase.tls.clientCertificate.certManager.commonName=u"},
 			"both give the client certificate"},
 	} {
 		err := renderErr(nil, tc.bad...)

@@ -2,6 +2,8 @@ package render
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -103,20 +105,42 @@ func sha(c byte) string {
 	return string(b)
 }
 
-// _deprecations.tpl: a renamed key still set fails naming its new key; a removed key fails with the note; unset
-// keys, or a parent map without the old key, pass. A fixture table (the chart has no renamed key yet).
+// _deprecations.tpl: a renamed key keeps working (its value moves to the new key, a map merged over the new key's
+// default); a removed key fails with the note; unset keys, or a parent map without the old key, change nothing.
+// A fixture table, so the mechanism is tested apart from the chart's own renames.
 func TestDeprecations(t *testing.T) {
-	fixture := func(table string) map[string]string {
-		return map[string]string{"templates/zz-deprecations-fixture.yaml": `{{- include "spacefleet.deprecations.check" (dict "values" .Values "table" (list ` + table + `)) -}}`}
-	}
-	renamed := `(dict "key" "web.oldReplicas" "new" "web.replicas" "since" "0.2.0")`
+	renamed := `(dict "key" "web.oldReplicas" "new" "web.replicas" "since" "0.2.0" "until" "0.3.0")`
+	tree := `(dict "key" "legacy.service" "new" "web.service" "since" "0.2.0" "until" "0.3.0")`
 	removed := `(dict "key" "legacy.flag" "new" "" "since" "0.2.0" "note" "it had no effect since 0.1.0.")`
+	fixture := func(table string) map[string]string {
+		return map[string]string{"templates/zz-deprecations-fixture.yaml": `{{- $applied := include "spacefleet.deprecations.rename" (dict "values" .Values "table" (list ` + table + `)) -}}
+{{- include "spacefleet.deprecations.check" (dict "values" .Values "table" (list ` + table + `)) -}}
+{{ dict "applied" ($applied | fromJsonArray) "replicas" .Values.web.replicas "service" .Values.web.service | toJson }}`}
+	}
+	type out struct {
+		Applied  []struct{ Key, New string }
+		Replicas float64
+		Service  map[string]any
+	}
+	run := func(table string, vals map[string]any) (out, error) {
+		var o out
+		res, err := chart.RenderFixture(fixture(table), vals)
+		if err != nil {
+			return o, err
+		}
+		require.NoError(t, jsonUnmarshal(res["spacefleet/templates/zz-deprecations-fixture.yaml"], &o))
+		return o, nil
+	}
 
-	_, err := chart.RenderFixture(fixture(renamed), map[string]any{"web": map[string]any{"oldReplicas": 3}})
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), "web.oldReplicas was renamed to web.replicas in chart 0.2.0: move your value to web.replicas")
+	o, err := run(renamed+" "+tree, map[string]any{"web": map[string]any{"oldReplicas": 3}, "legacy": map[string]any{"service": map[string]any{"type": "NodePort"}}})
+	require.NoError(t, err, "a renamed key is not an error")
+	assert.EqualValues(t, 3, o.Replicas, "the old key's value reaches the new key")
+	assert.Equal(t, "NodePort", o.Service["type"], "a renamed tree's keys reach the new tree")
+	assert.EqualValues(t, 80, o.Service["port"], "and the new tree keeps its other defaults")
+	require.Len(t, o.Applied, 2)
+	assert.Equal(t, "web.replicas", o.Applied[0].New)
 
-	_, err = chart.RenderFixture(fixture(removed), map[string]any{"legacy": map[string]any{"flag": false}})
+	_, err = run(removed, map[string]any{"legacy": map[string]any{"flag": false}})
 	require.Error(t, err, "a removed key set to false is still set")
 	assert.Contains(t, err.Error(), "legacy.flag was removed in chart 0.2.0: it had no effect since 0.1.0.")
 
@@ -125,37 +149,79 @@ func TestDeprecations(t *testing.T) {
 		"parent without it": {"web": map[string]any{"replicas": 2}},
 		"parent is no map":  {"legacy": "x"},
 	} {
-		_, err := chart.RenderFixture(fixture(renamed+" "+removed), vals)
+		o, err := run(renamed+" "+tree+" "+removed, vals)
 		assert.NoError(t, err, name)
+		assert.Empty(t, o.Applied, name)
 	}
 }
 
-// Every key in the real table stays accepted by values.schema.json, so the operator reads the deprecation
-// message rather than the schema's "additional property" error.
-func TestDeprecationsTableKeysAcceptedBySchema(t *testing.T) {
+// Every renamed key of the real table keeps working for its release: the schema accepts the old key, the render is
+// the same objects as with the new key, and NOTES names the new key (a "deprecated-key" warning). A rename without a
+// case here fails.
+func TestRenamedKeysKeepWorking(t *testing.T) {
 	out, err := chart.RenderFixture(map[string]string{"templates/zz-table.yaml": `{{ include "spacefleet.deprecations.table" . }}`}, nil)
 	require.NoError(t, err)
-	var table []struct{ Key, New string }
+	var table []struct{ Key, New, Since, Until string }
 	require.NoError(t, jsonUnmarshal(out["spacefleet/templates/zz-table.yaml"], &table))
+	ext := []string{"postgresql.enabled=false", "externalDatabase.existingSecret=db"}
+	pgTLS := []string{"postgresql.tls.enabled=true", "postgresql.tls.certManager.issuerRef.name=ca", "postgresql.auth.password=fixed"} // a generated password differs per render
+	cases := map[string]struct {
+		base []string
+		old  string // --set of the old key; the same with the new key's name must give the same objects
+	}{
+		"externalDatabase.existingSecretKey": {ext, "externalDatabase.existingSecretKey=uri"},
+		"externalDatabase.clientCertificate": {append(append([]string{}, ext...), "externalDatabase.existingSecretKeys.url=DATABASE_URL"),
+			"externalDatabase.clientCertificate.certManager.issuerRef.name=db-ca,externalDatabase.clientCertificate.certManager.commonName=app"},
+		"postgresql.auth.secretKey":         {[]string{"postgresql.auth.existingSecret=pg"}, "postgresql.auth.secretKey=pw"},
+		"postgresql.tls.clientCertificates": {pgTLS, "postgresql.tls.clientCertificates.enabled=true,postgresql.tls.clientCertificates.requirePassword=false"},
+	}
+	require.NotEmpty(t, table)
 	for _, e := range table {
-		vals := map[string]any{}
-		cur := vals
-		parts := splitDots(e.Key)
-		for i, p := range parts {
-			if i == len(parts)-1 {
-				cur[p] = "old-value"
-			} else {
-				next := map[string]any{}
-				cur[p] = next
-				cur = next
-			}
+		if e.New == "" {
+			continue
 		}
-		_, err := chart.RenderUpgradeAgainst(vals)
-		require.Error(t, err)
-		assert.Contains(t, err.Error(), e.Key+" was ", "schema must accept %s so _deprecations.tpl can name its replacement", e.Key)
+		t.Run(e.Key, func(t *testing.T) {
+			tc, ok := cases[e.Key]
+			require.Truef(t, ok, "renamed key %s has no case in TestRenamedKeysKeepWorking", e.Key)
+			assert.Equal(t, "0.2.0", e.Since)
+			assert.NotEmpty(t, e.Until)
+			old := render(t, nil, append(append([]string{}, tc.base...), tc.old)...)
+			cur := render(t, nil, append(append([]string{}, tc.base...), strings.ReplaceAll(tc.old, e.Key, e.New))...)
+			require.Equal(t, len(cur.Objects), len(old.Objects))
+			for i := range cur.Objects {
+				assert.Equal(t, rawString(cur.Objects[i]), rawString(old.Objects[i]), "%s/%s: the old key renders as the new one", cur.Objects[i].Kind, cur.Objects[i].Name)
+			}
+			msg := e.Key + " was renamed to " + e.New + " in chart 0.2.0; it still works until chart " + e.Until + ". Move your value to " + e.New + " and remove " + e.Key
+			assert.Contains(t, old.Notes, "WARNING (deprecated-key): "+msg)
+			assert.NotContains(t, cur.Notes, "deprecated-key", "the new key alone clears the warning")
+			t.Logf("%s", msg)
+		})
 	}
 }
 
 func jsonUnmarshal(s string, v any) error { return json.Unmarshal([]byte(s), v) }
 
 func splitDots(s string) []string { return strings.Split(s, ".") }
+
+// Every template that renders output includes spacefleet.deprecations.apply first, so no template reads a value
+// before a renamed key has been moved to its new name (Helm renders templates in an order of its own).
+func TestTemplatesApplyRenamesFirst(t *testing.T) {
+	root := filepath.Join(chart.Dir(), "templates")
+	n := 0
+	err := filepath.Walk(root, func(p string, info os.FileInfo, err error) error {
+		if err != nil || info.IsDir() || strings.HasPrefix(info.Name(), "_") {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		first := strings.SplitN(string(b), "\n", 2)[0]
+		rel, _ := filepath.Rel(root, p)
+		assert.Regexpf(t, `^\{\{- include "spacefleet\.deprecations\.apply" \. -?\}\}$`, first, "templates/%s must start with the deprecations include", rel)
+		n++
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Greater(t, n, 20)
+}

@@ -14,6 +14,10 @@
 //	                                       id, and the chart's LICENSE and the packaged one the same bytes
 //	chartgate version-increment RELEASED_DIR RELEASED_VERSION CHART
 //	                                       a chart that differs from its newest release must have a greater version
+//	chartgate changes PREV_CHART PREV_VERSION PREV_RENDER CHART RENDER [-list]
+//	                                       every values key added, removed or re-defaulted since the previous release
+//	                                       and every new default object is named in CHANGELOG.md (removed and
+//	                                       re-defaulted keys in UPGRADING.md too); -list prints the changes
 //	chartgate trivy WAIVERS DIR JSON...    reads tools/misconf (or `trivy config -f json`) reports of the renders in DIR (each must be scanned), drops waived
 //	                                       findings (object = the document holding the finding's line); exit 1 on any
 //	                                       unwaived finding or a waiver that matched none
@@ -60,6 +64,11 @@ func main() {
 			usage()
 		}
 		err = versionIncrement(os.Args[2], os.Args[3], os.Args[4], os.Stdout)
+	case "changes":
+		if len(os.Args) != 7 && !(len(os.Args) == 8 && os.Args[7] == "-list") {
+			usage()
+		}
+		err = changesCheck(os.Args[2], os.Args[3], os.Args[4], os.Args[5], os.Args[6], len(os.Args) == 8, os.Stdout)
 	case "trivy":
 		if len(os.Args) < 5 {
 			usage()
@@ -75,7 +84,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml LICENSE PACKAGE.tgz | version-increment RELEASED_DIR RELEASED_VERSION CHART | trivy WAIVERS RENDER_DIR JSON...")
+	fmt.Fprintln(os.Stderr, "usage: chartgate compare A.yaml B.yaml | flatten [FILE|-]... | kube-score WAIVERS JSON... | release CHART RENDER.yaml LICENSE PACKAGE.tgz | version-increment RELEASED_DIR RELEASED_VERSION CHART | changes PREV_CHART PREV_VERSION PREV_RENDER CHART RENDER [-list] | trivy WAIVERS RENDER_DIR JSON...")
 	os.Exit(2)
 }
 

@@ -44,8 +44,8 @@ spec:
 {{/* The database client certificate, when the chart provides one: "bundled", "external" or "". */}}
 {{- define "spacefleet.certificates.databaseClient" -}}
 {{- if .Values.postgresql.enabled -}}
-{{- if and .Values.postgresql.tls.enabled .Values.postgresql.tls.clientCertificates.enabled }}bundled{{ end -}}
-{{- else if .Values.externalDatabase.clientCertificate.certManager.issuerRef.name -}}external
+{{- if and .Values.postgresql.tls.enabled .Values.postgresql.tls.clientCertificate.enabled }}bundled{{ end -}}
+{{- else if ((include "spacefleet.database.clientCertificateValues" . | fromJson).issuerRef | default dict).name -}}external
 {{- end -}}
 {{- end -}}
 
@@ -55,10 +55,16 @@ spec:
 
 {{- define "spacefleet.certificates.databaseClientPath" -}}/etc/spacefleet/database-client{{- end -}}
 
-{{/* Web HTTPS: the Secret web serves ("" when web.tls is off). */}}
+{{/*
+Web HTTPS: the Secret web serves ("" when web.tls is off): yours, cert-manager's, or the trial pair generated in the
+cluster (templates/secrets/: created once, never rendered, kept across upgrades).
+*/}}
 {{- define "spacefleet.certificates.webSecret" -}}
 {{- if .Values.web.tls.enabled -}}
-{{- .Values.web.tls.existingSecret | default (include "spacefleet.names.object" (dict "ctx" . "suffix" "web-tls")) -}}
+{{- if .Values.web.tls.existingSecret -}}{{ .Values.web.tls.existingSecret }}
+{{- else if include "spacefleet.secrets.generatesWebPair" . -}}{{ include "spacefleet.secrets.webPairSecretName" . }}
+{{- else -}}{{ include "spacefleet.names.object" (dict "ctx" . "suffix" "web-tls") }}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

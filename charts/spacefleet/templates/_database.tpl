@@ -27,6 +27,66 @@ ambiguous combination). "parts": externalDatabase.host/database/username/passwor
 {{- if or $ext.host $ext.database $ext.username $ext.password $keys.host $keys.port $keys.database $keys.username $keys.password }}true{{ end -}}
 {{- end -}}
 
+{{/* The external-database keys that are set (JSON list of full keys): all must be empty with the bundled database. */}}
+{{- define "spacefleet.database.externalKeysSet" -}}
+{{- $ext := .Values.externalDatabase -}}
+{{- $set := list -}}
+{{- range $k := list "url" "existingSecret" "host" "database" "username" "password" -}}
+  {{- if index $ext $k }}{{ $set = append $set (printf "externalDatabase.%s" $k) }}{{ end -}}
+{{- end -}}
+{{- $keys := $ext.existingSecretKeys | default dict -}}
+{{- range $k := list "host" "port" "database" "username" "password" -}}
+  {{- if index $keys $k }}{{ $set = append $set (printf "externalDatabase.existingSecretKeys.%s" $k) }}{{ end -}}
+{{- end -}}
+{{- $ca := include "spacefleet.database.caValues" . | fromJson -}}
+{{- range $k := list "secretName" "configMapName" -}}
+  {{- if index $ca $k }}{{ $set = append $set (printf "externalDatabase.tls.ca.%s" $k) }}{{ end -}}
+{{- end -}}
+{{- $cc := include "spacefleet.database.clientCertificateValues" . | fromJson -}}
+{{- range $k := list "issuerRef" "commonName" "duration" "renewBefore" -}}
+  {{- if index $cc $k }}{{ $set = append $set (printf "externalDatabase.tls.clientCertificate.certManager.%s" $k) }}{{ end -}}
+{{- end -}}
+{{- toJson $set -}}
+{{- end -}}
+
+{{/* externalDatabase.tls.ca and .tls.clientCertificate.certManager, as maps even when a values file nulled them. */}}
+{{- define "spacefleet.database.caValues" -}}
+{{- (.Values.externalDatabase.tls | default dict).ca | default dict | toJson -}}
+{{- end -}}
+{{- define "spacefleet.database.clientCertificateValues" -}}
+{{- ((.Values.externalDatabase.tls | default dict).clientCertificate | default dict).certManager | default dict | toJson -}}
+{{- end -}}
+
+{{/*
+The database CA from externalDatabase.tls.ca, mounted into every client (external database only):
+{"volume": {...}, "mount": {...}, "path": "/etc/spacefleet/database-ca/<key>", "source": "Secret x (key k)"}, or {}.
+*/}}
+{{- define "spacefleet.database.ca" -}}
+{{- $ca := include "spacefleet.database.caValues" . | fromJson -}}
+{{- if and (not .Values.postgresql.enabled) (or $ca.secretName $ca.configMapName) -}}
+{{- $key := $ca.key | default "ca.crt" | toString -}}
+{{- $dir := "/etc/spacefleet/database-ca" -}}
+{{- $items := list (dict "key" $key "path" $key) -}}
+{{- $vol := dict "name" "spacefleet-database-ca" -}}
+{{- $source := "" -}}
+{{- if $ca.secretName -}}
+{{- $_ := set $vol "secret" (dict "secretName" $ca.secretName "items" $items) -}}
+{{- $source = printf "Secret %s (key %s)" $ca.secretName $key -}}
+{{- else -}}
+{{- $_ := set $vol "configMap" (dict "name" $ca.configMapName "items" $items) -}}
+{{- $source = printf "ConfigMap %s (key %s)" $ca.configMapName $key -}}
+{{- end -}}
+{{- dict "volume" $vol "mount" (dict "name" "spacefleet-database-ca" "mountPath" $dir "readOnly" true) "path" (printf "%s/%s" $dir $key) "source" $source | toJson -}}
+{{- else -}}
+{}
+{{- end -}}
+{{- end -}}
+
+{{/* The CA path the clients verify against (PGSSLROOTCERT): externalDatabase.sslrootcert, else the tls.ca file, else "". */}}
+{{- define "spacefleet.database.sslrootcert" -}}
+{{- .Values.externalDatabase.sslrootcert | default (include "spacefleet.database.ca" . | fromJson).path | default "" -}}
+{{- end -}}
+
 {{/* By parts, the chart keeps a literal externalDatabase.password in its own Secret (never a literal env value). */}}
 {{- define "spacefleet.database.ownsPassword" -}}
 {{- $ext := .Values.externalDatabase -}}
@@ -49,7 +109,7 @@ ambiguous combination). "parts": externalDatabase.host/database/username/passwor
 
 {{- define "spacefleet.database.secretKey" -}}
 {{- if eq (include "spacefleet.database.mode" .) "existingSecret" -}}
-{{- default "DATABASE_URL" .Values.externalDatabase.existingSecretKey -}}
+{{- default "DATABASE_URL" (.Values.externalDatabase.existingSecretKeys | default dict).url -}}
 {{- else -}}
 DATABASE_URL
 {{- end -}}
@@ -81,48 +141,26 @@ the release's Secret; the migrate hook reads its hook-scoped copy when it has on
 {{- printf "%s.%s.svc" (include "spacefleet.postgresql.fullname" .) .Release.Namespace -}}
 {{- end -}}
 
-{{/*
-The bundled database's password: values first, then the one already in the cluster (so an upgrade never
-rotates a generated password by accident), then a new random one. Computed once per render and kept on the root
-context (shared by every template of the chart), so the Secret and every pod's checksum see the same password.
-*/}}
-{{- define "spacefleet.postgresql.password" -}}
-{{- if not (hasKey . "spacefleetPostgresPassword") -}}
-{{- $pw := .Values.postgresql.auth.password -}}
-{{- if not $pw -}}
-{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "spacefleet.database.secretName" .) -}}
-{{- if and $existing $existing.data (hasKey $existing.data "password") -}}
-{{- $pw = index $existing.data "password" | b64dec -}}
-{{- else -}}
-{{- $pw = randAlphaNum 32 -}}
-{{- end -}}
-{{- end -}}
-{{- $_ := set . "spacefleetPostgresPassword" $pw -}}
-{{- end -}}
-{{- index . "spacefleetPostgresPassword" -}}
-{{- end -}}
-
 {{/* userinfo-safe escaping: QueryEscape turns a space into "+", which in userinfo would mean a plus. */}}
 {{- define "spacefleet.database.escape" -}}
 {{- urlquery . | replace "+" "%20" -}}
 {{- end -}}
 
 {{/*
-The bundled database's URI for a given password: (dict "ctx" $ "password" $pw). With auth.existingSecret the
-URI carries no password at all: the clients get PGPASSWORD from that Secret instead (see .env).
+The bundled database's URI. It never carries the password: every client gets PGPASSWORD from the Secret that holds
+it (spacefleet.postgresql.passwordRef), which libpq and pgx read when the URI has none. So the password is rendered
+nowhere unless you wrote it into values (postgresql.auth.password), and a generated one not even then.
 With TLS on, the clients verify the server fully against the CA the chart mounts.
 */}}
 {{- define "spacefleet.database.bundledURL" -}}
-{{- $v := .ctx.Values.postgresql.auth -}}
-{{- $userinfo := include "spacefleet.database.escape" $v.username -}}
-{{- if not $v.existingSecret -}}{{- $userinfo = printf "%s:%s" $userinfo (include "spacefleet.database.escape" .password) -}}{{- end -}}
+{{- $v := .Values.postgresql.auth -}}
 {{- $ssl := "sslmode=disable" -}}
-{{- if .ctx.Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .ctx) -}}{{- end -}}
-{{- if eq (include "spacefleet.certificates.databaseClient" .ctx) "bundled" -}}
-{{- $dir := include "spacefleet.certificates.databaseClientPath" .ctx -}}
+{{- if .Values.postgresql.tls.enabled -}}{{- $ssl = printf "sslmode=verify-full&sslrootcert=%s/ca.crt" (include "spacefleet.postgresql.caMountPath" .) -}}{{- end -}}
+{{- if eq (include "spacefleet.certificates.databaseClient" .) "bundled" -}}
+{{- $dir := include "spacefleet.certificates.databaseClientPath" . -}}
 {{- $ssl = printf "%s&sslcert=%s/tls.crt&sslkey=%s/tls.key" $ssl $dir $dir -}}
 {{- end -}}
-{{- printf "postgres://%s@%s:5432/%s?%s" $userinfo (include "spacefleet.postgresql.host" .ctx) (include "spacefleet.database.escape" $v.database) $ssl -}}
+{{- printf "postgres://%s@%s:5432/%s?%s" (include "spacefleet.database.escape" $v.username) (include "spacefleet.postgresql.host" .) (include "spacefleet.database.escape" $v.database) $ssl -}}
 {{- end -}}
 
 {{- define "spacefleet.postgresql.caMountPath" -}}/etc/spacefleet/postgresql-ca{{- end -}}
@@ -131,12 +169,16 @@ With TLS on, the clients verify the server fully against the CA the chart mounts
 {{- default (include "spacefleet.names.object" (dict "ctx" . "suffix" "postgresql-tls")) .Values.postgresql.tls.existingSecret -}}
 {{- end -}}
 
-{{/* Where the bundled database's password lives: (list secretName key). */}}
+{{/*
+Where the bundled database's password lives: (list secretName key). Yours (auth.existingSecret), else
+<fullname>-postgresql-password (templates/secrets/): generated there once when values give none, set there by the
+password-set hook when they give one (rotate by changing it). Removing auth.password keeps the current password.
+*/}}
 {{- define "spacefleet.postgresql.passwordRef" -}}
 {{- if .Values.postgresql.auth.existingSecret -}}
-{{- list .Values.postgresql.auth.existingSecret (default "password" .Values.postgresql.auth.secretKey) | toJson -}}
+{{- list .Values.postgresql.auth.existingSecret (default "password" .Values.postgresql.auth.existingSecretKeys.password) | toJson -}}
 {{- else -}}
-{{- list (include "spacefleet.database.secretName" .) "password" | toJson -}}
+{{- list (include "spacefleet.secrets.passwordSecretName" .) "password" | toJson -}}
 {{- end -}}
 {{- end -}}
 
@@ -196,7 +238,12 @@ An explicit sslmode always wins. The URI modes keep their URI's sslmode (nothing
 {{- $keys := $ext.existingSecretKeys | default dict -}}
 {{- $mode := include "spacefleet.database.mode" . -}}
 {{- $c := dict "type" "unknown" "typeWhy" "" "sslmode" "" "sslmodeWhy" "" "warning" "" -}}
-{{- $ca := ternary (printf "the CA at externalDatabase.sslrootcert=%s" $ext.sslrootcert) "the image's trust store (public CAs, e.g. Amazon RDS)" (ne $ext.sslrootcert "") -}}
+{{- $rootcert := include "spacefleet.database.sslrootcert" . -}}
+{{- $caFile := include "spacefleet.database.ca" . | fromJson -}}
+{{- $ca := "the image's trust store (public CAs, e.g. Amazon RDS)" -}}
+{{- if $ext.sslrootcert -}}{{- $ca = printf "the CA at externalDatabase.sslrootcert=%s" $ext.sslrootcert -}}
+{{- else if $rootcert -}}{{- $ca = printf "the CA in %s (externalDatabase.tls.ca)" $caFile.source -}}
+{{- end -}}
 {{- if eq $mode "bundled" -}}
   {{- $_ := set $c "type" "in-cluster" -}}{{- $_ := set $c "typeWhy" "the bundled PostgreSQL (postgresql.enabled=true)" -}}
   {{- if .Values.postgresql.tls.enabled -}}
@@ -205,7 +252,7 @@ An explicit sslmode always wins. The URI modes keep their URI's sslmode (nothing
   {{- $_ := set $c "sslmode" "disable" -}}{{- $_ := set $c "sslmodeWhy" "postgresql.tls.enabled=false" -}}
   {{- end -}}
 {{- else if eq $mode "existingSecret" -}}
-  {{- $_ := set $c "typeWhy" (printf "the URI is in Secret %s (key %s), which the chart cannot read" $ext.existingSecret $ext.existingSecretKey) -}}
+  {{- $_ := set $c "typeWhy" (printf "the URI is in Secret %s (key %s), which the chart cannot read" $ext.existingSecret (include "spacefleet.database.secretKey" .)) -}}
   {{- $_ := set $c "sslmode" (default "as the URI says" $ext.sslmode) -}}
   {{- $_ := set $c "sslmodeWhy" (ternary "externalDatabase.sslmode applies when the URI sets none" "the chart cannot see the URI (set externalDatabase.sslmode for URIs without one)" (ne $ext.sslmode "")) -}}
 {{- else if eq $mode "url" -}}
@@ -227,11 +274,11 @@ An explicit sslmode always wins. The URI modes keep their URI's sslmode (nothing
   {{- else if eq $c.type "external" -}}
   {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" (printf "external host: certificate chain and host name verified against %s" $ca) -}}
   {{- else if eq $c.type "in-cluster" -}}
-    {{- if $ext.sslrootcert -}}
+    {{- if $rootcert -}}
     {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" (printf "in-cluster host with a CA mounted: verified against %s" $ca) -}}
     {{- else -}}
-    {{- $_ := set $c "sslmode" "require" -}}{{- $_ := set $c "sslmodeWhy" "in-cluster host and no CA mounted (externalDatabase.sslrootcert is empty): encrypted, not verified" -}}
-    {{- $_ := set $c "warning" (printf "externalDatabase.host %q is in-cluster and no CA is mounted, so the app connects with sslmode=require: encrypted, but the server is not verified. Mount your operator's CA (only its ca.crt) and point externalDatabase.sslrootcert at it to get verify-full; for CloudNativePG cluster <cluster>: config.extraVolumes=[{name: db-ca, secret: {secretName: <cluster>-ca, items: [{key: ca.crt, path: ca.crt}]}}], config.extraVolumeMounts=[{name: db-ca, mountPath: /etc/spacefleet/db-ca, readOnly: true}], externalDatabase.sslrootcert=/etc/spacefleet/db-ca/ca.crt." $ext.host) -}}
+    {{- $_ := set $c "sslmode" "require" -}}{{- $_ := set $c "sslmodeWhy" "in-cluster host and no CA mounted (externalDatabase.tls.ca is empty): encrypted, not verified" -}}
+    {{- $_ := set $c "warning" (printf "externalDatabase.host %q is in-cluster and no CA is mounted, so the app connects with sslmode=require: encrypted, but the server is not verified. Set externalDatabase.tls.ca to your operator's CA to get verify-full, e.g. for CloudNativePG cluster <cluster>: externalDatabase.tls.ca.secretName=<cluster>-ca (only its key ca.crt is mounted)." $ext.host) -}}
     {{- end -}}
   {{- else -}}
   {{- $_ := set $c "sslmode" "verify-full" -}}{{- $_ := set $c "sslmodeWhy" (printf "the safe default for a host the chart cannot see, verified against %s; set externalDatabase.host (its type then decides) or externalDatabase.sslmode to choose" $ca) -}}
@@ -241,23 +288,24 @@ An explicit sslmode always wins. The URI modes keep their URI's sslmode (nothing
 {{- end -}}
 
 {{/*
-What rolls the pods when the connection changes: for the bundled database the password the Secret will hold
-(values, kept or generated: a rollback or an upgrade that changes it rolls every client and the database pod,
-whose password-sync then applies it), for an existing Secret its name and key (rotate its content with
-`kubectl rollout restart`).
+What rolls the pods when the connection changes: for the bundled database the values' password (a rollback or an
+upgrade that changes it rolls every client and the database pod, whose password-sync then applies it) and where the
+password lives (values, yours, or generated: switching between them rolls everything too); for an existing Secret
+its name and key (rotate its content with `kubectl rollout restart`). Nothing generated is in it: one render.
 */}}
 {{- define "spacefleet.database.checksum" -}}
 {{- if not (hasKey . "spacefleetDatabaseChecksum") -}}
 {{- $in := dict "mode" (include "spacefleet.database.mode" .) "secret" (include "spacefleet.database.secretName" .) "key" (include "spacefleet.database.secretKey" .) -}}
 {{- $_ := set $in "url" (.Values.externalDatabase.url | sha256sum) -}}
+{{- /* a generated password is never known here, and never changes: the Secret it lives in stands for it */ -}}
 {{- $pw := "" -}}
-{{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = include "spacefleet.postgresql.password" . -}}{{- end -}}
-{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) .Values.postgresql.auth.existingSecret .Values.postgresql.auth.secretKey) -}}
+{{- if and .Values.postgresql.enabled (not .Values.postgresql.auth.existingSecret) -}}{{- $pw = .Values.postgresql.auth.password | default "" -}}{{- end -}}
+{{- $_ := set $in "pg" (list .Values.postgresql.auth.username .Values.postgresql.auth.database ($pw | sha256sum) (include "spacefleet.postgresql.passwordRef" .)) -}}
 {{- $_ := set $in "tls" (list .Values.postgresql.tls.enabled (include "spacefleet.postgresql.tlsSecretName" .) .Values.postgresql.tls.required) -}}
 {{- $ext := .Values.externalDatabase -}}
-{{- $_ := set $in "ssl" (list $ext.sslmode $ext.sslrootcert $ext.sslcert $ext.sslkey) -}}
+{{- $_ := set $in "ssl" (list $ext.sslmode $ext.sslrootcert $ext.sslcert $ext.sslkey (include "spacefleet.database.ca" .)) -}}
 {{- $_ := set $in "parts" (list $ext.host (toString $ext.port) $ext.database $ext.username ($ext.password | sha256sum) $ext.existingSecretKeys .Values.clusterDomain) -}}
-{{- $_ := set $in "client" (list (include "spacefleet.certificates.databaseClient" .) .Values.postgresql.tls.clientCertificates.requirePassword) -}}
+{{- $_ := set $in "client" (list (include "spacefleet.certificates.databaseClient" .) .Values.postgresql.tls.clientCertificate.requirePassword) -}}
 {{- $_ := set . "spacefleetDatabaseChecksum" (toJson $in | sha256sum) -}}
 {{- end -}}
 {{- index . "spacefleetDatabaseChecksum" -}}
@@ -314,7 +362,11 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 {{- end }}
 {{- end }}
 {{- if not .ctx.Values.postgresql.enabled }}
-{{- range $pv := list (list "sslrootcert" "PGSSLROOTCERT") (list "sslcert" "PGSSLCERT") (list "sslkey" "PGSSLKEY") }}
+{{- with include "spacefleet.database.sslrootcert" .ctx }}
+- name: PGSSLROOTCERT
+  value: {{ . | quote }}
+{{- end }}
+{{- range $pv := list (list "sslcert" "PGSSLCERT") (list "sslkey" "PGSSLKEY") }}
 {{- with index $ext (index $pv 0) }}
 - name: {{ index $pv 1 }}
   value: {{ . | quote }}
@@ -328,7 +380,7 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 - name: PGSSLKEY
   value: {{ printf "%s/tls.key" $dir | quote }}
 {{- end }}
-{{- if and .ctx.Values.postgresql.enabled .ctx.Values.postgresql.auth.existingSecret }}
+{{- if .ctx.Values.postgresql.enabled }}
 {{- $ref := include "spacefleet.postgresql.passwordRef" .ctx | fromJsonArray }}
 - name: PGPASSWORD
   valueFrom:
@@ -342,11 +394,14 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
   value: {{ .ctx.Values.config.logLevel | quote }}
 {{- end -}}
 
-{{/* Pod volumes every database client gets: the bundled database's CA, then yours (CA bundles, client certificates). */}}
+{{/* Pod volumes every database client gets: the database's CA (bundled, or externalDatabase.tls.ca), the client certificate, then yours. */}}
 {{- define "spacefleet.database.volumes" -}}
 {{- $vols := list -}}
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $vols = append $vols (dict "name" "spacefleet-postgresql-ca" "secret" (dict "secretName" (include "spacefleet.postgresql.tlsSecretName" .) "items" (list (dict "key" "ca.crt" "path" "ca.crt")))) -}}
+{{- end -}}
+{{- with (include "spacefleet.database.ca" . | fromJson).volume -}}
+{{- $vols = append $vols . -}}
 {{- end -}}
 {{- if include "spacefleet.certificates.databaseClient" . -}}
 {{- /* the key must be readable by the app's user: group read through fsGroup, nobody else */ -}}
@@ -361,6 +416,9 @@ reads byte for byte, so no URI is ever built from a value the chart cannot see o
 {{- $mounts := list -}}
 {{- if include "spacefleet.postgresql.tlsOn" . -}}
 {{- $mounts = append $mounts (dict "name" "spacefleet-postgresql-ca" "mountPath" (include "spacefleet.postgresql.caMountPath" .) "readOnly" true) -}}
+{{- end -}}
+{{- with (include "spacefleet.database.ca" . | fromJson).mount -}}
+{{- $mounts = append $mounts . -}}
 {{- end -}}
 {{- if include "spacefleet.certificates.databaseClient" . -}}
 {{- $mounts = append $mounts (dict "name" "spacefleet-database-client" "mountPath" (include "spacefleet.certificates.databaseClientPath" .) "readOnly" true) -}}

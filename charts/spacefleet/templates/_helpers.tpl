@@ -110,9 +110,14 @@ name: {{ .name | quote }}
 namespace: {{ .ctx.Release.Namespace | quote }}
 labels:
   {{- include "spacefleet.labels" (dict "ctx" .ctx "component" .component "extra" .labels) | nindent 2 }}
-{{- with include "spacefleet.annotations" (dict "a" .annotations "b" .ctx.Values.commonAnnotations) }}
+{{- /* what the migrate Job needs (the database, its Secrets, the release ServiceAccount) is the "database" step of _ordering.tpl */ -}}
+{{- $order := dict -}}
+{{- if has .component (list "postgresql" "database" "database-client" "spacefleet") -}}
+{{- $order = include "spacefleet.ordering.annotations" (dict "ctx" .ctx "step" "database") | fromJson -}}
+{{- end -}}
+{{- with include "spacefleet.annotations" (dict "a" .annotations "b" .ctx.Values.commonAnnotations "c" $order) }}
 annotations:
-  {{- . | nindent 2 }}
+  {{- . | trim | nindent 2 }}
 {{- end }}
 {{- end -}}
 
@@ -129,7 +134,12 @@ The schema refuses a fraction where a whole number belongs, and values beyond a 
 
 {{/* An image tag as text: an integral number (an unquoted 16, `--set tag=2`) in plain digits, never 1.6e+01. */}}
 {{- define "spacefleet.images.tag" -}}
-{{- if or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .) -}}{{ include "spacefleet.int" . }}{{- else -}}{{ toString . }}{{- end -}}
+{{- include "spacefleet.scalar" . -}}
+{{- end -}}
+
+{{/* A scalar value as text: an integral number in plain digits, anything else as toString prints it. */}}
+{{- define "spacefleet.scalar" -}}
+{{- if and (or (kindIs "float64" .) (kindIs "int64" .) (kindIs "int" .)) (eq (floor .) (float64 .)) -}}{{ include "spacefleet.int" . }}{{- else -}}{{ toString . }}{{- end -}}
 {{- end -}}
 
 {{- define "spacefleet.yaml" -}}

@@ -7,7 +7,7 @@ component's overrides once per render (cached on the root context, like the data
   replaces the default when it sets one;
 - extraEnv (by name), extraEnvFrom, initContainers, sidecars, hostAliases: the defaults first, then the component's.
 The bundled PostgreSQL takes only the scheduling and metadata settings (its security contexts are its own, and the
-app's env and containers are not for it); the `helm test` pod takes the defaults.
+app's env and containers are not for it); the `helm test` pod takes the defaults and the few overrides under `tests`.
 */}}
 
 {{/* Where a component's overrides live in values. */}}
@@ -18,6 +18,7 @@ app's env and containers are not for it); the `helm test` pod takes the defaults
 {{- else if eq .component "worker" }}{{ $c = $v.worker }}
 {{- else if eq .component "migrate" }}{{ $c = $v.migrations }}
 {{- else if eq .component "postgresql" }}{{ $c = $v.postgresql }}
+{{- else if eq .component "dbcheck" }}{{ $c = $v.tests | default dict }}
 {{- end -}}
 {{- toJson $c -}}
 {{- end -}}
@@ -144,7 +145,7 @@ labels:
   {{- include "spacefleet.labels" (dict "ctx" .ctx "component" .component "extra" .settings.podLabels) | nindent 2 }}
 {{- with include "spacefleet.annotations" (dict "a" .annotations "b" .settings.podAnnotations "c" .ctx.Values.commonAnnotations) }}
 annotations:
-  {{- . | nindent 2 }}
+  {{- . | trim | nindent 2 }}
 {{- end }}
 {{- end -}}
 

@@ -1,5 +1,5 @@
 {{/*
-Service settings shared by the web Service and the bundled database's (seed 003's "service templates"):
+Service settings shared by the web Service and the bundled database's:
 type, external traffic, IP families. _validate.tpl refuses a setting the chosen type ignores.
 */}}
 {{- define "spacefleet.service.spec" -}}

@@ -31,12 +31,28 @@ Entry point: spacefleet.validate, included once from validate.yaml.
 {{- include "spacefleet.validate.networkPolicy" . -}}
 {{- end -}}
 
+{{/*
+With the bundled database on, every external-database key that would change the connection must be empty. The
+refusal names each one and gives the YAML that blanks them all, so an environment overlay can switch a base file's
+external database to the bundled one (values layer: a later file can blank a key, never remove it).
+*/}}
 {{- define "spacefleet.validate.databaseMode" -}}
 {{- $ext := .Values.externalDatabase -}}
 {{- $parts := include "spacefleet.database.partsGiven" . -}}
 {{- if .Values.postgresql.enabled -}}
-  {{- if or $ext.url $ext.existingSecret $parts -}}
-  {{- include "spacefleet.fail" "externalDatabase.url / externalDatabase.existingSecret / the connection parts (externalDatabase.host, database, username, password, existingSecretKeys) are set while postgresql.enabled=true. Pick one database: set postgresql.enabled=false to use the external database, or remove the externalDatabase settings to use the bundled PostgreSQL." -}}
+  {{- $set := include "spacefleet.database.externalKeysSet" . | fromJsonArray -}}
+  {{- if $set -}}
+  {{- $blank := dict -}}
+  {{- range $set -}}
+    {{- $node := $blank -}}
+    {{- $parts := splitList "." (trimPrefix "externalDatabase." .) -}}
+    {{- range (initial $parts) -}}
+      {{- if not (hasKey $node .) }}{{ $_ := set $node . dict }}{{ end -}}
+      {{- $node = index $node . -}}
+    {{- end -}}
+    {{- $_ := set $node (last $parts) (ternary dict "" (eq (last $parts) "issuerRef")) -}}
+  {{- end -}}
+  {{- include "spacefleet.fail" (printf "postgresql.enabled=true (the bundled PostgreSQL), but external-database keys are set too: %s. Pick one database. To use the bundled one, blank each of them (in an environment overlay: externalDatabase: %s); to use the external one, set postgresql.enabled=false." (join ", " $set) (toJson $blank)) -}}
   {{- end -}}
 {{- else -}}
   {{- if and $ext.url $parts -}}
@@ -48,8 +64,8 @@ Entry point: spacefleet.validate, included once from validate.yaml.
   {{- if not (or $ext.url $ext.existingSecret $parts) -}}
   {{- include "spacefleet.fail" "postgresql.enabled=false but no external database is configured. Set externalDatabase.existingSecret (a Secret holding DATABASE_URL) or externalDatabase.url, or give the connection by parts (externalDatabase.host, database, username and password or existingSecretKeys), or set postgresql.enabled=true for the bundled database." -}}
   {{- end -}}
-  {{- if and $ext.existingSecret (not $ext.existingSecretKey) (not $parts) -}}
-  {{- include "spacefleet.fail" "externalDatabase.existingSecretKey is empty. Set it to the key in your Secret that holds the connection URI (default DATABASE_URL)." -}}
+  {{- if and $ext.existingSecret (not ($ext.existingSecretKeys | default dict).url) (not $parts) -}}
+  {{- include "spacefleet.fail" "externalDatabase.existingSecretKeys.url is empty. Set it to the key in your Secret that holds the connection URI (default DATABASE_URL)." -}}
   {{- end -}}
 {{- end -}}
 {{- end -}}
@@ -68,10 +84,10 @@ URI pasted into host may hold one: that message does not repeat it).
   {{- include "spacefleet.fail" "externalDatabase.existingSecretKeys names keys but externalDatabase.existingSecret is empty. Set existingSecret to the Secret that holds them (e.g. CloudNativePG's <cluster>-app), or give those parts literally." -}}
   {{- end -}}
   {{- if and $ext.existingSecret (not $anyKey) -}}
-  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecret=%s holds a connection URI (key existingSecretKey), but connection parts (externalDatabase.host, database, username, password) are set too. Give the connection one way: to read parts from that Secret name their keys in externalDatabase.existingSecretKeys (e.g. password: password); to use its URI remove host, database, username and password." $ext.existingSecret) -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecret=%s holds a connection URI (key existingSecretKeys.url), but connection parts (externalDatabase.host, database, username, password) are set too. Give the connection one way: to read parts from that Secret name their keys in externalDatabase.existingSecretKeys (e.g. password: password); to use its URI remove host, database, username and password." $ext.existingSecret) -}}
   {{- end -}}
-  {{- if and $anyKey $ext.existingSecretKey (ne $ext.existingSecretKey "DATABASE_URL") -}}
-  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecretKey=%s names a URI key, but the connection is given by parts (externalDatabase.existingSecretKeys). Give the connection one way: remove existingSecretKey (parts), or remove existingSecretKeys and the parts (URI)." $ext.existingSecretKey) -}}
+  {{- if and $anyKey $keys.url (ne (toString $keys.url) "DATABASE_URL") -}}
+  {{- include "spacefleet.fail" (printf "externalDatabase.existingSecretKeys.url=%s names a URI key, but the connection is given by parts (externalDatabase.existingSecretKeys.host, port, database, username, password). Give the connection one way: blank existingSecretKeys.url (parts), or blank the parts' keys (URI)." (toString $keys.url)) -}}
   {{- end -}}
   {{- range $part := list "host" "database" "username" "password" -}}
     {{- if and (index $ext $part) (index $keys $part) -}}
@@ -129,7 +145,7 @@ URI pasted into host may hold one: that message does not repeat it).
 {{- end -}}
 {{- end -}}
 
-{{/* The page's "no such file or directory" row, caught at helm install instead of in a Job log. */}}
+{{/* The migrate Job's "no such file or directory" failure, caught at helm install instead of in a Job log. */}}
 {{- define "spacefleet.validate.tlsPaths" -}}
 {{- $url := .Values.externalDatabase.url -}}
 {{- if not .Values.postgresql.enabled -}}
@@ -208,28 +224,67 @@ sees nothing and passes) and refuse before anything changes.
     {{- if not (or $pg.tls.existingSecret $issuer.name) -}}
     {{- include "spacefleet.fail" "postgresql.tls.enabled=true needs a server certificate: set postgresql.tls.existingSecret (a Secret with tls.crt, tls.key and ca.crt) or postgresql.tls.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer)." -}}
     {{- end -}}
-    {{- if and $pg.tls.clientCertificates.enabled (not $issuer.name) -}}
-    {{- include "spacefleet.fail" "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.certManager.issuerRef.name: cert-manager issues the clients' certificate from that issuer, whose CA the database trusts (the server Secret's ca.crt)." -}}
+    {{- if and $pg.tls.clientCertificate.enabled (not $issuer.name) -}}
+    {{- include "spacefleet.fail" "postgresql.tls.clientCertificate.enabled=true needs postgresql.tls.certManager.issuerRef.name: cert-manager issues the clients' certificate from that issuer, whose CA the database trusts (the server Secret's ca.crt)." -}}
     {{- end -}}
   {{- else if $pg.tls.required -}}
   {{- include "spacefleet.fail" "postgresql.tls.required=true without postgresql.tls.enabled=true would refuse every connection. Turn TLS on (postgresql.tls.enabled=true) or set required=false." -}}
-  {{- else if $pg.tls.clientCertificates.enabled -}}
-  {{- include "spacefleet.fail" "postgresql.tls.clientCertificates.enabled=true needs postgresql.tls.enabled=true: client certificates are presented in the TLS handshake. Turn TLS on or set clientCertificates.enabled=false." -}}
+  {{- else if $pg.tls.clientCertificate.enabled -}}
+  {{- include "spacefleet.fail" "postgresql.tls.clientCertificate.enabled=true needs postgresql.tls.enabled=true: client certificates are presented in the TLS handshake. Turn TLS on or set clientCertificate.enabled=false." -}}
   {{- end -}}
 {{- end -}}
-{{- $cc := .Values.externalDatabase.clientCertificate.certManager -}}
+{{- $cc := include "spacefleet.database.clientCertificateValues" . | fromJson -}}
 {{- $ccIssuer := $cc.issuerRef | default dict -}}
-{{- if and $pg.enabled $ccIssuer.name -}}
-{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef is set but the bundled PostgreSQL is in use (postgresql.enabled=true). For the bundled database use postgresql.tls.clientCertificates.enabled=true; for an external one set postgresql.enabled=false." -}}
-{{- end -}}
 {{- if and $ccIssuer.name (not $cc.commonName) -}}
-{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef needs externalDatabase.clientCertificate.certManager.commonName: the database user the certificate authenticates (its CN)." -}}
+{{- include "spacefleet.fail" "externalDatabase.tls.clientCertificate.certManager.issuerRef needs externalDatabase.tls.clientCertificate.certManager.commonName: the database user the certificate authenticates (its CN)." -}}
 {{- end -}}
 {{- if and $ccIssuer.name (or .Values.externalDatabase.sslcert .Values.externalDatabase.sslkey) -}}
-{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.issuerRef and externalDatabase.sslcert/sslkey both give the client certificate (both would set PGSSLCERT/PGSSLKEY). Keep one: cert-manager issues and mounts it for you, or sslcert/sslkey point at one you mount through config.extraVolumes." -}}
+{{- include "spacefleet.fail" "externalDatabase.tls.clientCertificate.certManager.issuerRef and externalDatabase.sslcert/sslkey both give the client certificate (both would set PGSSLCERT/PGSSLKEY). Keep one: cert-manager issues and mounts it for you, or sslcert/sslkey point at one you mount through config.extraVolumes." -}}
 {{- end -}}
-{{- if and (not $ccIssuer.name) (or $cc.commonName $cc.duration) -}}
-{{- include "spacefleet.fail" "externalDatabase.clientCertificate.certManager.commonName/duration are set without issuerRef.name, so no certificate would be issued. Set externalDatabase.clientCertificate.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer) or remove them." -}}
+{{- if and (not $ccIssuer.name) (or $cc.commonName $cc.duration $cc.renewBefore) -}}
+{{- include "spacefleet.fail" "externalDatabase.tls.clientCertificate.certManager.commonName/duration/renewBefore are set without issuerRef.name, so no certificate would be issued. Set externalDatabase.tls.clientCertificate.certManager.issuerRef.name (a cert-manager Issuer or ClusterIssuer) or remove them." -}}
+{{- end -}}
+{{- $ca := include "spacefleet.database.caValues" . | fromJson -}}
+{{- if and $ca.secretName $ca.configMapName -}}
+{{- include "spacefleet.fail" "externalDatabase.tls.ca.secretName and externalDatabase.tls.ca.configMapName are both set. The CA comes from one place: keep the Secret or the ConfigMap that holds it." -}}
+{{- end -}}
+{{- if and (or $ca.secretName $ca.configMapName) .Values.externalDatabase.sslrootcert -}}
+{{- include "spacefleet.fail" (printf "externalDatabase.tls.ca and externalDatabase.sslrootcert=%s both name the database CA. Keep externalDatabase.tls.ca (the chart mounts the file and sets PGSSLROOTCERT for you) and remove sslrootcert, or keep sslrootcert for a file you mount yourself and blank tls.ca." .Values.externalDatabase.sslrootcert) -}}
+{{- end -}}
+{{- if not (regexMatch "^[-._a-zA-Z0-9]+$" (toString ($ca.key | default ""))) -}}
+{{- include "spacefleet.fail" (printf "externalDatabase.tls.ca.key %q is not a ConfigMap/Secret key (letters, digits, '-', '_', '.'). Set it to the key that holds the CA bundle, e.g. ca.crt." (toString ($ca.key | default ""))) -}}
+{{- end -}}
+{{- include "spacefleet.validate.postgresqlStorage" . -}}
+{{- end -}}
+
+{{/* The bundled database's volume, server parameters and probes. */}}
+{{- define "spacefleet.validate.postgresqlStorage" -}}
+{{- $pg := .Values.postgresql -}}
+{{- if $pg.enabled -}}
+{{- $p := $pg.persistence -}}
+{{- if and (not $p.enabled) $p.existingClaim -}}
+{{- include "spacefleet.fail" (printf "postgresql.persistence.existingClaim=%s is set but postgresql.persistence.enabled=false puts the data on a throwaway emptyDir. Set persistence.enabled=true to use the claim, or remove existingClaim." (toString $p.existingClaim)) -}}
+{{- end -}}
+{{- if and $p.enabled (not $p.existingClaim) (not $p.accessModes) -}}
+{{- include "spacefleet.fail" "postgresql.persistence.accessModes is empty: the claim needs at least one access mode. Set it to [ReadWriteOnce] (one node at a time; enough for the single bundled replica)." -}}
+{{- end -}}
+{{- range $k := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" -}}
+{{- if hasKey ($p.labels | default dict) $k -}}
+{{- include "spacefleet.fail" (printf "postgresql.persistence.labels sets %s, which the chart sets on the claim itself (its selector labels). Remove it; use another label name." $k) -}}
+{{- end -}}
+{{- end -}}
+{{- $owned := list "port" "listen_addresses" "data_directory" "hba_file" "ident_file" "config_file" "unix_socket_directories" -}}
+{{- range $name, $value := ($pg.parameters | default dict) -}}
+  {{- if not (regexMatch "^[a-z][a-z0-9_]*([.][a-z][a-z0-9_]*)?$" $name) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.parameters: %q is not a PostgreSQL parameter name (lower-case letters, digits and _, with one optional . for an extension's, e.g. max_connections or pg_stat_statements.track). Fix or remove it." $name) -}}
+  {{- end -}}
+  {{- if or (has $name $owned) (hasPrefix "ssl" $name) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.parameters.%s is set by the chart itself (the Service, the password sync and postgresql.tls depend on it). Remove it from postgresql.parameters; TLS is postgresql.tls.*." $name) -}}
+  {{- end -}}
+  {{- if or (kindIs "map" $value) (kindIs "slice" $value) (kindIs "invalid" $value) (regexMatch "[\x00\n\r]" (toString $value)) -}}
+  {{- include "spacefleet.fail" (printf "postgresql.parameters.%s must be one value on one line (a string, number or boolean), e.g. %s: \"256MB\"." $name $name) -}}
+  {{- end -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 
@@ -285,7 +340,7 @@ tag for the version gate.
 {{/* Selectors use these labels: a commonLabels or podLabels entry may not change them. */}}
 {{- define "spacefleet.validate.labels" -}}
 {{- $reserved := list "app.kubernetes.io/name" "app.kubernetes.io/instance" "app.kubernetes.io/component" -}}
-{{- $sources := dict "commonLabels" .Values.commonLabels "podLabels" .Values.podLabels "web.podLabels" .Values.web.podLabels "worker.podLabels" .Values.worker.podLabels "migrations.podLabels" .Values.migrations.podLabels "postgresql.podLabels" .Values.postgresql.podLabels -}}
+{{- $sources := dict "commonLabels" .Values.commonLabels "podLabels" .Values.podLabels "web.podLabels" .Values.web.podLabels "worker.podLabels" .Values.worker.podLabels "migrations.podLabels" .Values.migrations.podLabels "postgresql.podLabels" .Values.postgresql.podLabels "tests.podLabels" .Values.tests.podLabels -}}
 {{- range $key, $labels := $sources -}}
 {{- range $l := $reserved -}}
 {{- if hasKey ($labels | default dict) $l -}}
@@ -364,6 +419,21 @@ extra containers need unique names.
 {{/* Gateway API route: it needs a Gateway, and an Ingress beside it only on purpose. */}}
 {{- define "spacefleet.validate.route" -}}
 {{- $r := .Values.web.route -}}
+{{- $bt := $r.backendTLS | default dict -}}
+{{- if $bt.enabled -}}
+{{- if not (and $r.enabled .Values.web.tls.enabled) -}}
+{{- include "spacefleet.fail" "web.route.backendTLS.enabled=true needs web.route.enabled=true and web.tls.enabled=true: the BackendTLSPolicy tells the Gateway of the route how to verify web's HTTPS. Turn both on, or set web.route.backendTLS.enabled=false." -}}
+{{- end -}}
+{{- if and $bt.caCertificateConfigMaps $bt.wellKnownCACertificates -}}
+{{- include "spacefleet.fail" "web.route.backendTLS.caCertificateConfigMaps and web.route.backendTLS.wellKnownCACertificates are both set. The Gateway verifies web against one of them: keep the ConfigMaps of your CA, or System." -}}
+{{- end -}}
+{{- if not (or $bt.caCertificateConfigMaps $bt.wellKnownCACertificates) -}}
+{{- include "spacefleet.fail" "web.route.backendTLS.enabled=true needs the CA the Gateway verifies web's certificate against: web.route.backendTLS.caCertificateConfigMaps (ConfigMaps with key ca.crt, e.g. [spacefleet-web-ca]) or web.route.backendTLS.wellKnownCACertificates=System." -}}
+{{- end -}}
+{{- if and $bt.wellKnownCACertificates (not (regexMatch "^(System|[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[A-Za-z0-9][-A-Za-z0-9_.]*)$" (toString $bt.wellKnownCACertificates))) -}}
+{{- include "spacefleet.fail" (printf "web.route.backendTLS.wellKnownCACertificates %q: use System (the Gateway's system CAs; the only value Gateway API defines) or an implementation's domain-prefixed name." (toString $bt.wellKnownCACertificates)) -}}
+{{- end -}}
+{{- end -}}
 {{- if $r.enabled -}}
 {{- if not $r.parentRefs -}}
 {{- include "spacefleet.fail" "web.route.enabled=true but web.route.parentRefs is empty: an HTTPRoute attaches to a Gateway. Set web.route.parentRefs, e.g. [{name: my-gateway, namespace: gateway-system}]." -}}

@@ -76,15 +76,44 @@ func (r *Release) DatabaseSecretData(t testing.TB) map[string][]byte {
 	return s.Data
 }
 
-// BundledPassword is the password the chart stored in <fullname>-database (registered for redaction).
+// BundledPassword is the bundled database's password as the database pod gets it (registered for redaction): the
+// Secret and key its StatefulSet's POSTGRES_PASSWORD names — <fullname>-postgresql-password when generated (chart
+// 0.2.0 on), <fullname>-database when values gave it (or when chart 0.1.0 generated it there).
 func (r *Release) BundledPassword(t testing.TB) string {
 	t.Helper()
-	d := r.DatabaseSecretData(t)
-	if d == nil || len(d["password"]) == 0 {
-		t.Fatalf("secret %s has no password", r.DatabaseSecret())
+	name, key := r.PasswordRef(t)
+	s, err := r.NS.Client.CoreV1().Secrets(r.NS.Name).Get(context.Background(), name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get secret %s (the database's password): %v", name, err)
 	}
-	return string(d["password"])
+	pw := string(s.Data[key])
+	if pw == "" {
+		t.Fatalf("secret %s has no key %s", name, key)
+	}
+	RegisterSecret(pw)
+	return pw
 }
+
+// PasswordRef is the Secret and key the bundled database's StatefulSet reads its password from.
+func (r *Release) PasswordRef(t testing.TB) (string, string) {
+	t.Helper()
+	sts, err := r.NS.Client.AppsV1().StatefulSets(r.NS.Name).Get(context.Background(), r.PostgresService(), metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("get statefulset %s: %v", r.PostgresService(), err)
+	}
+	for _, c := range sts.Spec.Template.Spec.Containers {
+		for _, e := range c.Env {
+			if c.Name == "postgresql" && e.Name == "POSTGRES_PASSWORD" && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+				return e.ValueFrom.SecretKeyRef.Name, e.ValueFrom.SecretKeyRef.Key
+			}
+		}
+	}
+	t.Fatalf("statefulset %s: no POSTGRES_PASSWORD from a Secret", r.PostgresService())
+	return "", ""
+}
+
+// GeneratedPasswordSecret is where the secrets Job keeps the generated password (chart 0.2.0 on).
+func (r *Release) GeneratedPasswordSecret() string { return r.Object("postgresql-password") }
 
 // URLPassword is the password inside the Secret's DATABASE_URL ("" when the URL carries none).
 func URLPassword(t testing.TB, databaseURL string) string {

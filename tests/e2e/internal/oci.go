@@ -30,6 +30,7 @@ type OCI struct {
 	Version     string            // the chart version of the working copy (the package "N")
 	PrevVersion string            // the newest released version (the package "N-1")
 	PrevValues  string            // examples/values as they were at the release the N-1 package was cut from
+	InCluster   string            // NAME:5000: the registry as pods reach it (SPACEFLEET_E2E_REGISTRY_HOST; gitops.go)
 }
 
 func loadOCI() OCI {
@@ -40,6 +41,7 @@ func loadOCI() OCI {
 		Version:     os.Getenv("SPACEFLEET_E2E_CHART_VERSION"),
 		PrevVersion: os.Getenv("SPACEFLEET_E2E_PREV_CHART_VERSION"),
 		PrevValues:  os.Getenv("SPACEFLEET_E2E_PREV_VALUES"),
+		InCluster:   os.Getenv("SPACEFLEET_E2E_REGISTRY_HOST"),
 		Images:      map[string]string{},
 	}
 	if f := os.Getenv("SPACEFLEET_E2E_REGISTRY_IMAGES"); f != "" {

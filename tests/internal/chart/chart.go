@@ -80,6 +80,8 @@ type Object struct {
 type Result struct {
 	Objects []Object
 	Notes   string
+	// Text is the render as Helm prints it: the manifest, then every hook's (what `helm template` writes).
+	Text string
 }
 
 // Options tweak a render. Values are merged in order: files, then Values, then Set (helm --set syntax).
@@ -154,7 +156,10 @@ func RenderValuesAs(vals map[string]any, upgrade bool, release string) (*Result,
 
 func decodeRelease(rel *release.Release) (*Result, error) {
 	res := &Result{Notes: rel.Info.Notes}
+	var text strings.Builder
 	add := func(manifest string, hook bool) error {
+		text.WriteString(manifest)
+		text.WriteString("\n---\n")
 		for _, doc := range splitDocs(manifest) {
 			obj, err := decode(doc.body)
 			if err != nil {
@@ -176,6 +181,7 @@ func decodeRelease(rel *release.Release) (*Result, error) {
 			return nil, err
 		}
 	}
+	res.Text = text.String()
 	return res, nil
 }
 

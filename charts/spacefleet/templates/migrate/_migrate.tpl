@@ -17,9 +17,7 @@ fails). Nothing the running app reads is a hook, so a failed pre-upgrade Job lea
 ServiceAccount exactly as they were, and `helm uninstall` removes them.
 */}}
 {{- define "spacefleet.migrate.hookDependencyAnnotations" -}}
-helm.sh/hook: {{ include "spacefleet.migrate.hookPhases" . }}
-helm.sh/hook-weight: "-10"
-helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
+{{- include "spacefleet.ordering.annotations" (dict "ctx" . "step" "migrate-deps") | fromJson | toYaml -}}
 {{- end -}}
 
 {{/*

@@ -70,7 +70,12 @@ spare (it still works, but a rollout or drain may then fail requests or hand a j
 {{- if lt $grace $need -}}
 {{- $what := ternary (printf "%s.shutdownDelaySeconds + %s.shutdownTimeoutSeconds" $c $c) (printf "%s.shutdownTimeoutSeconds" $c) (eq $c "web") -}}
 {{- $harm := ternary "while it still serves or drains: requests fail during rollouts and drains" "before it finishes its job (the job goes back to the queue, late)" (eq $c "web") -}}
-{{- $out = append $out (printf "%s gets %d s to stop (%s.terminationGracePeriodSeconds, else terminationGracePeriodSeconds, else Kubernetes' 30) but needs %d: %s (%d s) plus 5 s. The kubelet kills %s %s. Set %s.terminationGracePeriodSeconds to at least %d, or lower %s." $c $grace $c $need $what (sub $need 5) $c $harm $c $need $what) -}}
+{{- $text := printf "%s gets %d s to stop (%s.terminationGracePeriodSeconds, else terminationGracePeriodSeconds, else Kubernetes' 30) but needs %d: %s (%d s) plus 5 s. The kubelet kills %s %s. Set %s.terminationGracePeriodSeconds to at least %d, or lower %s." $c $grace $c $need $what (sub $need 5) $c $harm $c $need $what -}}
+{{- if eq $c "web" -}}
+{{- $out = append $out (dict "warning" "web-grace-period" "text" $text) -}}
+{{- else -}}
+{{- $out = append $out (dict "warning" "worker-grace-period" "text" $text) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}
 {{- toJson $out -}}

@@ -2,7 +2,7 @@
 Applies the password in the Secret to the role over the local socket (trusted inside the pod), at every
 start of the database pod, before the pod turns Ready. A changed password rolls this pod (checksum), so
 `helm upgrade --set postgresql.auth.password=NEW` rotates the role without the old password and without
-locking the app out (the certctl trap). The password travels on stdin, never in argv or a log line.
+locking the app out (the official image applies POSTGRES_PASSWORD only when it creates the data directory). The password travels on stdin, never in argv or a log line.
 */}}
 {{- define "spacefleet.postgresql.passwordSyncScript" -}}
 set -eu
@@ -46,9 +46,9 @@ done
 {{- define "spacefleet.postgresql.hba" -}}
 # Managed by the Spacefleet chart (postgresql.tls.*).
 local all all trust
-{{- if .Values.postgresql.tls.clientCertificates.enabled }}
+{{- if .Values.postgresql.tls.clientCertificate.enabled }}
 hostnossl all all all reject
-{{- if .Values.postgresql.tls.clientCertificates.requirePassword }}
+{{- if .Values.postgresql.tls.clientCertificate.requirePassword }}
 hostssl all all all scram-sha-256 clientcert=verify-full
 {{- else }}
 hostssl all all all cert clientcert=verify-full
@@ -61,6 +61,32 @@ host all all all scram-sha-256
 {{- end }}
 {{- end -}}
 
+
+{{/*
+The postgres server's arguments: TLS (postgresql.tls.*), then postgresql.parameters, each `-c name=value` (names
+checked in _validate.tpl; an integral number in plain digits).
+*/}}
+{{- define "spacefleet.postgresql.args" -}}
+{{- $args := list -}}
+{{- if include "spacefleet.postgresql.tlsOn" . -}}
+{{- range list "ssl=on" "ssl_cert_file=/tls/tls.crt" "ssl_key_file=/tls/tls.key" "ssl_ca_file=/tls/ca.crt" "hba_file=/etc/spacefleet/hba/pg_hba.conf" -}}
+{{- $args = concat $args (list "-c" .) -}}
+{{- end -}}
+{{- end -}}
+{{- range $name, $value := (.Values.postgresql.parameters | default dict) -}}
+{{- $args = concat $args (list "-c" (printf "%s=%s" $name (include "spacefleet.scalar" $value))) -}}
+{{- end -}}
+{{- with $args }}{{ include "spacefleet.yaml" . }}{{ end -}}
+{{- end -}}
+
+{{/* A probe of the database container: the values' settings over the chart's pg_isready handler, unless they bring their own. */}}
+{{- define "spacefleet.postgresql.probe" -}}
+{{- $p := deepCopy (.probe | default dict) -}}
+{{- if not (or $p.exec $p.httpGet $p.tcpSocket $p.grpc) -}}
+{{- $p = merge $p .handler -}}
+{{- end -}}
+{{- include "spacefleet.yaml" $p -}}
+{{- end -}}
 
 {{- define "spacefleet.postgresql.image" -}}
 {{- include "spacefleet.images.ref" (dict "ctx" . "image" .Values.postgresql.image "default" "") -}}
