@@ -37,8 +37,10 @@ const metricsPort = 9090
 //     and web serves again once the database is back;
 //  4. the worker rolled while a job is in flight: every job done, none twice;
 //  5. /metrics of a web and a worker pod: the families are there and follow what happened.
+//
+// Not parallel (it counts failed requests): it runs alone, before the parallel suites start (see
+// TestArgoCDValuesChangeUnderLoad).
 func TestZeroDowntime(t *testing.T) {
-	t.Parallel()
 	env := h.Load(t)
 	h.Timer(t)
 	h.ApplyPrometheusOperatorCRDs(t, env)
