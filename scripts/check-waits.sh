@@ -7,13 +7,11 @@
 # deletion is fine (a missing object is what it waits for).
 # Reads: *.go, *.sh, *.mk, Makefile, .ci/run and every file with a sh/bash shebang (tracked files in a git work tree).
 set -euo pipefail
+# shellcheck source=scripts/lib/files.sh
+source "$(dirname "$(readlink -f "$0")")/lib/files.sh"
 root=${1:?usage: check-waits.sh ROOT}
 cd "$root"
-if git rev-parse --show-toplevel >/dev/null 2>&1 && [ "$(git rev-parse --show-toplevel)" = "$(pwd -P)" ]; then
-  mapfile -t candidates < <(git ls-files)
-else
-  mapfile -t candidates < <(find . -type f ! -path './.git/*' ! -path './.build/*' -printf '%P\n' | LC_ALL=C sort)
-fi
+mapfile -t candidates < <(repo_files)
 files=()
 for f in "${candidates[@]}"; do
   [ -f "$f" ] || continue
@@ -21,8 +19,7 @@ for f in "${candidates[@]}"; do
     *.go|*.sh|*.mk|Makefile|.ci/run) files+=("$f"); continue ;;
     *.md|*.yaml|*.yml|*.json|*.tpl|*.txt|*.sum|*.mod|*.gotmpl) continue ;;
   esac
-  IFS= read -r first < "$f" || true   # one line read from the file itself: no pipe to break
-  [[ "$first" =~ ^#!.*[/[:space:]](ba)?sh([[:space:]]|$) ]] && files+=("$f")
+  is_shell_script "$f" && files+=("$f")
 done
 # the flag as one word with "=" or a space, or as two Go argv strings; a condition or a jsonpath
 pattern='--for[=" ,]+(condition|jsonpath)'

@@ -3,13 +3,11 @@
 # tree, else every file): *.sh, .ci/run, and any file whose first line is a sh/bash shebang. Each file is checked with
 # the rules ci/shellcheck-waivers.txt waives for it excluded; a waiver that no longer matches a finding is stale.
 set -euo pipefail
+# shellcheck source=scripts/lib/files.sh
+source "$(dirname "$(readlink -f "$0")")/lib/files.sh"
 root=${1:?usage: shellcheck.sh ROOT WAIVERS}; waivers=${2:?usage: shellcheck.sh ROOT WAIVERS}
 cd "$root"
-if git rev-parse --show-toplevel >/dev/null 2>&1 && [ "$(git rev-parse --show-toplevel)" = "$(pwd -P)" ]; then
-  mapfile -t candidates < <(git ls-files)
-else
-  mapfile -t candidates < <(find . -type f ! -path './.git/*' ! -path './.build/*' -printf '%P\n' | LC_ALL=C sort)
-fi
+mapfile -t candidates < <(repo_files)
 files=()
 for f in "${candidates[@]}"; do
   [ -f "$f" ] || continue
@@ -17,8 +15,7 @@ for f in "${candidates[@]}"; do
     *.sh|.ci/run) files+=("$f"); continue ;;
     *.go|*.md|*.yaml|*.yml|*.json|*.tpl|*.txt|*.sum|*.mod) continue ;;
   esac
-  IFS= read -r first < "$f" || true   # one line read from the file itself: no pipe to break
-  [[ "$first" =~ ^#!.*[/[:space:]](ba)?sh([[:space:]]|$) ]] && files+=("$f")
+  is_shell_script "$f" && files+=("$f")
 done
 declare -A excl=()
 while read -r path code reason; do

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	h "github.com/spacefleet/spacefleet/tests/e2e/internal"
@@ -108,12 +107,7 @@ func argoExternalTLS(t *testing.T, env *h.Env, oci h.OCI) {
 	pg := h.StartPostgres(t, env, h.PostgresOptions{MTLS: true})
 	ns := h.NewNamespace(t, env, "e2e-argo-tls")
 	rel := h.NewRelease(ns, release)
-	// what examples/values/mtls.yaml's comment tells the operator to create
-	ns.CreateConfigMap(t, "db-ca", map[string]string{"ca.crt": string(pg.CA.PEM)})
-	ns.CreateSecret(t, "spacefleet-db-client", map[string][]byte{"tls.crt": pg.Client.CertPEM, "tls.key": pg.Client.KeyPEM},
-		func(s *corev1.Secret) { s.Type = corev1.SecretTypeTLS })
-	url := pg.URL(pg.Host, pg.Port, "sslmode=verify-full&sslrootcert=/etc/ssl/db-ca/ca.crt&sslcert=/etc/ssl/db-client/tls.crt&sslkey=/etc/ssl/db-client/tls.key", true)
-	ns.CreateSecret(t, "spacefleet-db", map[string][]byte{"DATABASE_URL": []byte(url)})
+	createMTLSExampleObjects(t, ns, pg)
 	example, err := os.ReadFile(filepath.Join(env.Examples, "mtls.yaml"))
 	require.NoError(t, err)
 

@@ -27,11 +27,7 @@ func TestMTLS(t *testing.T) {
 	ns := h.NewNamespace(t, env, "e2e-mtls")
 	rel := h.NewRelease(ns, release)
 
-	ns.CreateConfigMap(t, "db-ca", map[string]string{"ca.crt": string(pg.CA.PEM)})
-	ns.CreateSecret(t, "spacefleet-db-client", map[string][]byte{"tls.crt": pg.Client.CertPEM, "tls.key": pg.Client.KeyPEM},
-		func(s *corev1.Secret) { s.Type = corev1.SecretTypeTLS })
-	url := pg.URL(pg.Host, pg.Port, "sslmode=verify-full&sslrootcert=/etc/ssl/db-ca/ca.crt&sslcert=/etc/ssl/db-client/tls.crt&sslkey=/etc/ssl/db-client/tls.key", true)
-	ns.CreateSecret(t, "spacefleet-db", map[string][]byte{"DATABASE_URL": []byte(url)})
+	createMTLSExampleObjects(t, ns, pg)
 
 	res := rel.Install(t, []string{"mtls.yaml"}, nil)
 	require.NoError(t, res.Err, "helm install -f examples/values/mtls.yaml")
@@ -64,4 +60,15 @@ func TestMTLS(t *testing.T) {
 	require.True(t, ok, "dbcheck JSON in helm test output")
 	assert.True(t, check.TLS)
 	assert.True(t, strings.Contains(check.ClientDN, wantDN), "dbcheck client_dn %q should name %s", check.ClientDN, wantDN)
+}
+
+// createMTLSExampleObjects creates what examples/values/mtls.yaml's comment tells the operator to create: the CA
+// ConfigMap db-ca, the client pair Secret spacefleet-db-client, and Secret spacefleet-db with the URL naming them.
+func createMTLSExampleObjects(t *testing.T, ns *h.NS, pg *h.Postgres) {
+	t.Helper()
+	ns.CreateConfigMap(t, "db-ca", map[string]string{"ca.crt": string(pg.CA.PEM)})
+	ns.CreateSecret(t, "spacefleet-db-client", map[string][]byte{"tls.crt": pg.Client.CertPEM, "tls.key": pg.Client.KeyPEM},
+		func(s *corev1.Secret) { s.Type = corev1.SecretTypeTLS })
+	url := pg.URL(pg.Host, pg.Port, "sslmode=verify-full&sslrootcert=/etc/ssl/db-ca/ca.crt&sslcert=/etc/ssl/db-client/tls.crt&sslkey=/etc/ssl/db-client/tls.key", true)
+	ns.CreateSecret(t, "spacefleet-db", map[string][]byte{"DATABASE_URL": []byte(url)})
 }
