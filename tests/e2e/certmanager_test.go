@@ -31,8 +31,9 @@ var issuer = map[string]any{"name": h.CAClusterIssuer, "kind": "ClusterIssuer"}
 // client certificate; a connection without one is refused. Then each certificate is renewed by force (its Secret
 // deleted: cert-manager issues a new one, new key included) while requests flow: the new serial is served, no pod
 // restarts, no request fails.
+// Not parallel (it counts failed requests): it runs alone, before the parallel suites start (see
+// TestArgoCDValuesChangeUnderLoad).
 func TestCertManagerTLS(t *testing.T) {
-	t.Parallel()
 	env := h.Load(t)
 	h.Timer(t)
 	h.RequireAddon(t, env, "cert-manager")
@@ -178,8 +179,9 @@ func renewUnderTraffic(t *testing.T, ns *h.NS, api *h.API, secret string, served
 // TestBundledTLSExistingSecretReplaced (issue 13, point 3, the pre-provisioned path): the operator replaces the
 // content of postgresql.tls.existingSecret; PostgreSQL serves the new certificate without a restart and no request
 // fails. No cert-manager involved.
+// Not parallel (it counts failed requests): it runs alone, before the parallel suites start (see
+// TestArgoCDValuesChangeUnderLoad).
 func TestBundledTLSExistingSecretReplaced(t *testing.T) {
-	t.Parallel()
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-pgtls-replace")

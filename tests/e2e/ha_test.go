@@ -29,8 +29,10 @@ const (
 //     (The API sends no pod-identifying header and web logs no requests; the per-pod budget identifies the pod.)
 //  3. memory backend, no affinity (prod-ha's own setting): more than the budget gets through (the multiplied cap),
 //     which is why prod-ha keeps the postgres backend.
+//
+// Not parallel (it counts failed requests): it runs alone, before the parallel suites start (see
+// TestArgoCDValuesChangeUnderLoad).
 func TestHA(t *testing.T) {
-	t.Parallel()
 	env := h.Load(t)
 	h.Timer(t)
 	pg := h.StartPostgres(t, env, h.PostgresOptions{})
