@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # scripts/demo-check.sh — the README's first command, checked as a newcomer meets it (`make demo-check`, in .ci/run):
 # `make demo` on a cluster of its own, then every command it printed, run as printed in a clean shell (PATH without
-# the cache's bin dir: the printed lines must set it), each answer compared with the shape printed under it, then
-# `make demo-delete`. A port-forward needs a moment: the first request is retried until it answers ("not there yet"
+# the cache's bin dir: the printed lines must set it), each answer compared with the shape printed under it, the
+# README's copy of the block compared with what was printed, then `make demo-delete`. A port-forward needs a moment: the first request is retried until it answers ("not there yet"
 # keeps waiting), the others are sent once.
 # env: DEMO_CHECK_CLUSTER (default spacefleet-demo-ci, so a developer's own demo cluster is never touched)
 set -euo pipefail
@@ -34,6 +34,14 @@ awk '/^The demo is up/ {p = 1; next} /^Delete it with:/ {p = 0} p' "$work/demo.l
 grep -E '^  (export|kubectl|curl) ' "$work/printed" >/dev/null || { cat "$work/demo.log" >&2; log "FAIL: make demo printed no commands"; exit 1; }
 sed 's/^/    /' "$work/printed" >&2
 
+# The README shows the same block (root README, "make demo ends by printing ..."): what a newcomer reads must be
+# what they get. Compared after mapping this run's cluster name, port and HOME to the README's defaults.
+readme_block() { awk '/^The demo is up/ {p = 1; next} /^Delete it with:/ {p = 0} p' "$1"; }
+readme_diff=$(diff <(readme_block README.md) \
+  <(sed -e "s|$cluster\.kubeconfig|spacefleet-demo.kubeconfig|g" -e "s|$port:|8080:|g" -e "s|127\.0\.0\.1:$port/|127.0.0.1:8080/|g" \
+        -e "s|$HOME/|/root/|g" "$work/printed") || true)
+if [ -n "$readme_diff" ]; then readme_ok=0; else readme_ok=1; fi
+
 # shape "# {...N...}" -> an anchored extended regex: N a number, ... anything, the rest literal
 shape_re() { printf '%s' "$1" | sed -e 's/[][\\.^$*+?(){}|/]/\\&/g' -e 's/\\\.\\\.\\\./.*/g' -e 's/N/[0-9]+/g' -e 's/^/^/' -e 's/$/$/'; }
 
@@ -62,6 +70,10 @@ for i in $(seq "$n"); do
   if [[ $got =~ $(shape_re "$want") ]]; then log "ok   answer $i: $got"
   else log "FAIL answer $i: got '${got:0:300}', the demo said: $want"; fails=$((fails + 1)); fi
 done
+if [ "$readme_ok" = 0 ]; then
+  log "FAIL: README.md's demo block is not what make demo printed (< README, > printed); update the README:"
+  printf '%s\n' "$readme_diff" | sed 's/^/    /' >&2; fails=$((fails + 1))
+else log "ok   README.md shows the block make demo printed"; fi
 if [ "$fails" -gt 0 ]; then
   log "the shell's output:"; sed 's/^/    /' "$work/run.log" >&2; sed 's/^/    pf: /' "$work/pf.log" >&2 2>/dev/null || true
   exit 1

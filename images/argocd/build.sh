@@ -5,7 +5,7 @@
 # directives), and the zip lacks the nested gitops-engine module its replace points at (./gitops-engine), so the
 # served github.com/argoproj/argo-cd/gitops-engine/v3 of the same version is copied there. v3.6 needs Go 1.27: the
 # toolchain comes from the module proxy (GOTOOLCHAIN=ARGOCD_GO). The repo server runs `helm` (Helm 4, the project's
-# pin HELM4_VERSION, built here static: `make tools-helm4`'s binary links libc and a scratch image has none) and
+# pin HELM4_VERSION, built static with `make tools-helm4`'s flags, so after it this build only links) and
 # `tar` (Debian's busybox-static) from PATH. FROM scratch: the binaries, the host's CA bundle (Debian
 # ca-certificates), /etc/passwd and /tmp.
 # Cached like the other add-ons: a zstd tar under $CACHE/images keyed by build.sh, main.go, the versions and the

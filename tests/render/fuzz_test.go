@@ -292,3 +292,21 @@ func FuzzValues(f *testing.F) {
 		}
 	})
 }
+
+// The render tests (and kubeconform in the property test) use the Kubernetes version the root Makefile pins as the
+// newest: `make schemas` generates schemas only for the pinned floor and newest, so a stale constant validated only
+// against schemas an older cache happened to keep, and failed on a fresh machine.
+func TestRendersForThePinnedKubernetes(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(chart.Root(), "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^K8S_VERSION\s*:?=\s*(\S+)`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("the root Makefile pins no K8S_VERSION")
+	}
+	if pinned := string(m[1]); pinned != chart.KubeVersion {
+		t.Errorf("render tests use Kubernetes %s but the Makefile pins K8S_VERSION %s: set chart.KubeVersion "+
+			"(tests/internal/chart/chart.go) to %s", chart.KubeVersion, pinned, pinned)
+	}
+}

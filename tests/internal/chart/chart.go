@@ -28,11 +28,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// Release and namespace every render uses, so names in assertions are predictable.
+// Release and namespace every render uses, so names in assertions are predictable. KubeVersion is the newest
+// Kubernetes the project pins (the root Makefile's K8S_VERSION: the main e2e cluster, and one of the two versions
+// `make schemas` generates kubeconform schemas for); TestRendersForThePinnedKubernetes keeps them equal.
 const (
 	ReleaseName = "spacefleet"
 	Namespace   = "spacefleet"
-	KubeVersion = "v1.33.13"
+	KubeVersion = "v1.37.2"
 )
 
 // Root is the repository root (found from this file's location, so tests run from any directory).
