@@ -2,8 +2,8 @@
 # scripts/demo-check.sh — the README's first command, checked as a newcomer meets it (`make demo-check`, in .ci/run):
 # `make demo` on a cluster of its own, then every command it printed, run as printed in a clean shell (PATH without
 # the cache's bin dir: the printed lines must set it), each answer compared with the shape printed under it, the
-# README's copy of the block compared with what was printed, then `make demo-delete`. A port-forward needs a moment: the first request is retried until it answers ("not there yet"
-# keeps waiting), the others are sent once.
+# README's copy of the block compared with what was printed, then `make demo-delete`. A port-forward needs a moment:
+# the first request is retried until it answers ("not there yet" keeps waiting), the others are sent once.
 # env: DEMO_CHECK_CLUSTER (default spacefleet-demo-ci, so a developer's own demo cluster is never touched)
 set -euo pipefail
 root=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
@@ -29,15 +29,15 @@ if ! make --no-print-directory demo KIND_DEMO_CLUSTER="$cluster" DEMO_PORT="$por
   tail -40 "$work/demo.log" >&2; log "FAIL: make demo failed"; exit 1
 fi
 log "make demo passed in $(( $(date +%s) - s ))s"
-# the printed block: from "In a new shell:" to "Delete it with:"
-awk '/^The demo is up/ {p = 1; next} /^Delete it with:/ {p = 0} p' "$work/demo.log" > "$work/printed"
+# the printed block: from "In a new shell:" to "Delete it with:" (the README shows the same block)
+demo_block() { awk '/^The demo is up/ {p = 1; next} /^Delete it with:/ {p = 0} p' "$1"; }
+demo_block "$work/demo.log" > "$work/printed"
 grep -E '^  (export|kubectl|curl) ' "$work/printed" >/dev/null || { cat "$work/demo.log" >&2; log "FAIL: make demo printed no commands"; exit 1; }
 sed 's/^/    /' "$work/printed" >&2
 
 # The README shows the same block (root README, "make demo ends by printing ..."): what a newcomer reads must be
 # what they get. Compared after mapping this run's cluster name, port and HOME to the README's defaults.
-readme_block() { awk '/^The demo is up/ {p = 1; next} /^Delete it with:/ {p = 0} p' "$1"; }
-readme_diff=$(diff <(readme_block README.md) \
+readme_diff=$(diff <(demo_block README.md) \
   <(sed -e "s|$cluster\.kubeconfig|spacefleet-demo.kubeconfig|g" -e "s|$port:|8080:|g" -e "s|127\.0\.0\.1:$port/|127.0.0.1:8080/|g" \
         -e "s|$HOME/|/root/|g" "$work/printed") || true)
 if [ -n "$readme_diff" ]; then readme_ok=0; else readme_ok=1; fi
