@@ -5,7 +5,6 @@ APP_BIN     ?= bin/spacefleet
 APP_STAGE   := .build/app-image
 PG_BINDIR   ?= /usr/lib/postgresql/15/bin
 CA_BUNDLE   ?= /etc/ssl/certs/ca-certificates.crt
-SUDO        := $(if $(filter 0,$(shell id -u)),,sudo)
 
 .PHONY: build image test-app postgres-server
 
@@ -17,7 +16,7 @@ image: build ## build the app image spacefleet/spacefleet:<APP_VERSION> FROM scr
 	@if [ -x scripts/ensure-docker.sh ]; then scripts/ensure-docker.sh; \
 	elif ! docker info >/dev/null 2>&1; then \
 		echo "make image: no running Docker daemon and no scripts/ensure-docker.sh to start one; start dockerd and retry" >&2; exit 1; fi
-	@if [ ! -s $(CA_BUNDLE) ]; then $(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y ca-certificates; fi
+	@[ -s $(CA_BUNDLE) ] || CACHE=$(CACHE) scripts/apt-install.sh ca-certificates
 	rm -rf $(APP_STAGE) && mkdir -p $(APP_STAGE)/rootfs/etc/ssl/certs $(APP_STAGE)/rootfs/tmp
 	chmod 1777 $(APP_STAGE)/rootfs/tmp
 	cp $(APP_BIN) $(APP_STAGE)/rootfs/spacefleet
@@ -27,9 +26,7 @@ image: build ## build the app image spacefleet/spacefleet:<APP_VERSION> FROM scr
 	@docker images $(APP_IMAGE)
 
 postgres-server: ## install Debian's postgresql-15 server binaries for the tests (only if $(PG_BINDIR)/postgres is missing)
-	@if [ ! -x $(PG_BINDIR)/postgres ]; then \
-		$(SUDO) apt-get update && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15; \
-	fi
+	@[ -x $(PG_BINDIR)/postgres ] || CACHE=$(CACHE) scripts/apt-install.sh postgresql-15
 	@$(PG_BINDIR)/postgres --version
 
 test-app: postgres-server ## go vet + go test ./cmd/... ./internal/... against real PostgreSQL servers the tests start

@@ -92,25 +92,13 @@ tools-promtool:
 	$(call gates_go_install,promtool,github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION),promtool,,+nosd,-tags=remove_all_sd)
 
 tools-yamllint:
-	@if command -v yamllint >/dev/null 2>&1; then :; else \
-	  echo ">> installing yamllint $(YAMLLINT_VERSION) (Debian)"; \
-	  export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && { $$SUDO apt-get install -y -qq --no-install-recommends yamllint=$(YAMLLINT_VERSION) \
-	    || $$SUDO apt-get install -y -qq --no-install-recommends yamllint; }; \
-	fi
+	@command -v yamllint >/dev/null 2>&1 || CACHE=$(CACHE) scripts/apt-install.sh yamllint=$(YAMLLINT_VERSION)
 
 tools-jq:
-	@if command -v jq >/dev/null 2>&1; then :; else \
-	  echo ">> installing jq (Debian)"; export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq --no-install-recommends jq; fi
+	@command -v jq >/dev/null 2>&1 || CACHE=$(CACHE) scripts/apt-install.sh jq
 
 tools-shellcheck:
-	@if command -v shellcheck >/dev/null 2>&1; then :; else \
-	  echo ">> installing shellcheck $(SHELLCHECK_VERSION) (Debian)"; \
-	  export DEBIAN_FRONTEND=noninteractive; SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && { $$SUDO apt-get install -y -qq --no-install-recommends shellcheck=$(SHELLCHECK_VERSION) \
-	    || $$SUDO apt-get install -y -qq --no-install-recommends shellcheck; }; \
-	fi
+	@command -v shellcheck >/dev/null 2>&1 || CACHE=$(CACHE) scripts/apt-install.sh shellcheck=$(SHELLCHECK_VERSION)
 
 # The repo's own Go tools (tools/k8sschema: stdlib only; tools/chartgate: sigs.k8s.io/yaml), each its own module.
 tools-repo:
@@ -140,7 +128,7 @@ GATES_ALL_VALUES := default $(GATES_EXAMPLES) $(GATES_STACKS)
 GATES_ARGS = $$( [ "$$f" = default ] || echo "-f $$f" | sed 's/+/ -f /g' )
 GATES_NAME = $$(echo "$$f" | sed 's|examples/values/||g; s|\.yaml||g; s|[/+]|-|g')
 
-.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck waits
+.PHONY: schemas lint kubeconform kube-score docs docs-check helm-compat guards gates shellcheck waits apt
 
 schemas: tools-repo ## generate strict, standalone kubeconform JSON schemas for the oldest and newest supported Kubernetes into $(CACHE)/schemas
 	@set -e; for v in $(GATES_K8S); do \
@@ -234,7 +222,13 @@ WAITS_ROOT ?= .
 waits: ## no bare `kubectl wait` on a condition anywhere (it fails at once while the status is unset): scripts/lib/wait.sh, harness.WaitCondition
 	@scripts/check-waits.sh '$(WAITS_ROOT)'
 
-GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck waits \
+# The tree whose scripts the apt gate reads (a broken copy in make gates-red).
+APT_ROOT ?= .
+
+apt: ## host packages only through scripts/apt-install.sh (a bare apt-get fails at once while another apt holds its lock)
+	@scripts/check-apt.sh '$(APT_ROOT)'
+
+GATES_LIST := lint schemas kubeconform kube-score docs-check helm-compat guards values-schema-check shellcheck waits apt \
               release-metadata changelog version-increment ct-lint api-deprecations trivy
 gates: ## every chart gate (tools, lint, schemas, kubeconform, kube-score, docs-check, helm-compat, guards), timed; fails if any fails
 	@t0=$$(date +%s%N); $(MAKE) --no-print-directory tools || exit 1; \

@@ -4,7 +4,7 @@
 #   scripts/ensure-docker.sh [debian-package ...]
 #
 # 1. installs Debian's docker.io when `dockerd` is missing, plus any extra Debian packages named on the command line
-#    that are not installed yet (one `apt-get update`, one `apt-get install -y`);
+#    that are not installed yet (scripts/apt-install.sh);
 # 2. starts dockerd in the background when `docker info` fails (log: $CACHE/logs/dockerd.log) and waits until ready;
 # 3. when this host's capability bounding set lacks a capability (a Firecracker VM here lacks CAP_SYS_RESOURCE),
 #    docker's --privileged containers (kind nodes) fail with "runc create failed: unable to start container process:
@@ -24,18 +24,10 @@ DAEMON_JSON=/etc/docker/daemon.json
 log() { echo "[ensure-docker] $*" >&2; }
 sudo_() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# ---- 1. packages
-missing=()
-command -v dockerd >/dev/null 2>&1 || missing+=(docker.io)
-for p in "$@"; do
-  [ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null)" = "install ok installed" ] || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  log "installing Debian packages: ${missing[*]}"
-  sudo_ apt-get update -qq
-  # no init system here: docker.io's postinst cannot start the service, which is fine (started below)
-  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+# ---- 1. packages (scripts/apt-install.sh: one apt at a time on this machine, only what is missing)
+pkgs=("$@")
+command -v dockerd >/dev/null 2>&1 || pkgs+=(docker.io)
+if [ ${#pkgs[@]} -gt 0 ]; then CACHE=$CACHE "$REPO/scripts/apt-install.sh" "${pkgs[@]}"; fi
 command -v dockerd >/dev/null || { log "dockerd still missing after installing docker.io"; exit 1; }
 
 # ---- 2. daemon

@@ -7,9 +7,7 @@ set -euo pipefail
 dir=$1
 uid="Spacefleet chart signing (throwaway) <charts@spacefleet.example.com>"
 if [ -s "$dir/secring.gpg" ] && [ -s "$dir/pubring.gpg" ]; then echo "$uid"; exit 0; fi
-command -v gpg >/dev/null || {
-  SUDO=$( [ "$(id -u)" = 0 ] || echo sudo )
-  $SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends gnupg >/dev/null; }
+command -v gpg >/dev/null || "$(dirname "$(readlink -f "$0")")/apt-install.sh" gnupg
 mkdir -p "$dir"; chmod 700 "$dir"
 # a short GNUPGHOME: gpg-agent's socket path must fit in 108 bytes
 home=$(mktemp -d /tmp/sf-gpg.XXXXXX)

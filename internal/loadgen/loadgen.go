@@ -5,6 +5,7 @@
 package loadgen
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -281,9 +282,15 @@ func do(client *http.Client, o Options) (string, string) {
 	if o.Body != "" {
 		body = strings.NewReader(o.Body)
 	}
-	// Whether a connection was had tells a request that reached the server from one that never got through.
-	gotConn := false
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { gotConn = true }}
+	// Whether a connection was had tells a request that reached the server from one that never got through; the
+	// address it went to names who answered (behind a Service, its cluster IP: a stale or wrong name shows here).
+	gotConn, remote := false, ""
+	trace := &httptrace.ClientTrace{GotConn: func(info httptrace.GotConnInfo) {
+		gotConn = true
+		if info.Conn != nil {
+			remote = info.Conn.RemoteAddr().String()
+		}
+	}}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), o.Method, o.URL, body)
 	if err != nil {
 		return "error:other", err.Error()
@@ -304,7 +311,23 @@ func do(client *http.Client, o Options) (string, string) {
 	if err != nil {
 		return "error:" + classify(err), truncate("reading the body: " + err.Error())
 	}
-	return strconv.Itoa(resp.StatusCode), truncate(strings.TrimSpace(string(b)))
+	detail := strings.TrimSpace(string(b))
+	if resp.StatusCode/100 != 2 {
+		detail = strings.TrimSpace(detail + " " + answeredBy(remote, resp.Header))
+	}
+	return strconv.Itoa(resp.StatusCode), truncate(detail)
+}
+
+// answeredBy describes who sent a failed answer: the address connected to, and the Server and Content-Type
+// headers when set, so an answer that cannot be the target's own (another server behind the name) is recognised.
+func answeredBy(remote string, h http.Header) string {
+	parts := []string{"from " + cmp.Or(remote, "?")}
+	for _, k := range []string{"Server", "Content-Type"} {
+		if v := h.Get(k); v != "" {
+			parts = append(parts, strings.ToLower(k)+" "+v)
+		}
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
 }
 
 // classify names a transport error: connect-* when no connection was made (a closed port, a Service without

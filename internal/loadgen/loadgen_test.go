@@ -140,3 +140,30 @@ func TestMain_JSON(t *testing.T) {
 		t.Fatalf("public host: exit %d, %s", code, errb.String())
 	}
 }
+
+// A failed answer says who sent it: the address connected to and the server's own headers, so an answer that is
+// not the target's (another server behind the name, an empty 404) can be traced to where it came from.
+func TestFailedAnswerNamesWhoSentIt(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/ok" {
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.Header().Set("Server", "elsewhere/1.0")
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer srv.Close()
+	o, err := loadgen.ParseFlags([]string{"-url", srv.URL + "/missing", "-requests", "1", "-rate", "10"}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := loadgen.Run(context.Background(), o)
+	want := "404 [from " + srv.Listener.Addr().String() + "; server elsewhere/1.0]"
+	if r.ByStatus["404"] != 1 || len(r.Samples) != 1 || !strings.HasSuffix(r.Samples[0], want) {
+		t.Fatalf("a 404 from another server: samples %q, want one ending %q", r.Samples, want)
+	}
+	o.URL = srv.URL + "/ok"
+	if r := loadgen.Run(context.Background(), o); r.OK != 1 || len(r.Samples) != 0 {
+		t.Fatalf("a 200 is not a failure and has no sample: %+v", r)
+	}
+}

@@ -40,11 +40,14 @@ cases=(
   "shellcheck: a stale waiver|shellcheck|printf 'scripts/kind-cluster.sh SC2154 nothing fires it\\n' >> ci/shellcheck-waivers.txt"
   "waits: a bare kubectl wait on a condition in a script|waits|printf 'kc wait --for=cond''ition=Established crd/x\\n' >> scripts/addons.sh"
   "waits: a bare kubectl wait on a condition in a Go suite|waits|printf 'var _ = []string{\"wait\", \"--for\", \"cond''ition=Ready\"}\\n' >> tests/e2e/fit_test.go"
+  "apt: a host package installed by a bare apt-get in a script|apt|printf 'sudo apt-get inst''all -y jq\\n' >> scripts/kind-cluster.sh"
+  "apt: the package lists refreshed by a bare apt-get in a make recipe|apt|printf 'tools-x:\\n\\t@apt-get upd''ate -qq\\n' >> mk/kind.mk"
 )
 
-run_gate() { # GATE COPY-DIR LOG (shellcheck and waits read a copy of the repository, the other gates a chart copy)
+run_gate() { # GATE COPY-DIR LOG (shellcheck, waits and apt read a copy of the repository, the other gates a chart copy)
   if [ "$1" = shellcheck ]; then make --no-print-directory shellcheck SHELLCHECK_ROOT="$2" >"$3" 2>&1; return; fi
   if [ "$1" = waits ]; then make --no-print-directory waits WAITS_ROOT="$2" >"$3" 2>&1; return; fi
+  if [ "$1" = apt ]; then make --no-print-directory apt APT_ROOT="$2" >"$3" 2>&1; return; fi
   local args=(GATES_CHART="$2")
   # a case that breaks a waiver file leaves its copy of the file in the chart copy as gate-waivers.txt
   if [ -f "$2/gate-waivers.txt" ]; then args+=(GATES_WAIVERS="$2/gate-waivers.txt" TRIVY_WAIVERS="$2/gate-waivers.txt"); fi
@@ -54,7 +57,7 @@ run_gate() { # GATE COPY-DIR LOG (shellcheck and waits read a copy of the reposi
 }
 # copy_for GATE DEST: what a gate's case breaks, copied fresh.
 copy_for() {
-  if [ "$1" = shellcheck ] || [ "$1" = waits ]; then
+  if [ "$1" = shellcheck ] || [ "$1" = waits ] || [ "$1" = apt ]; then
     mkdir -p "$2"; git ls-files -z | xargs -0 cp --parents -t "$2"
   else cp -r charts/spacefleet "$2"; fi
 }
