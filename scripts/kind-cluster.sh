@@ -101,6 +101,25 @@ raise_inotify() {
   done
 }
 
+# A connection to a Service address that kube-proxy did not translate leaves the node by its default route: a
+# Service's address in the instant its endpoints change (kube-proxy rewrites its filter and nat rules one table at a
+# time), or an address no Service holds. On most networks that ends in a connect timeout; on this machine its
+# egress proxy answers any port-80 connection itself ("404", empty body, server "keryx"), which a suite counting
+# failed requests would take for an answer from the app. So each node rejects forwarded traffic still addressed to
+# the Service range, last in FORWARD (kube-proxy's own rules come first), as a router would: net unreachable. The
+# client sees a failed connect, never an answer from outside the cluster. Idempotent.
+seal_service_range() {
+  local range node rule
+  range=$(docker exec "$NAME-control-plane" sed -n 's/.*--service-cluster-ip-range=\([^[:space:]"]*\).*/\1/p' \
+    /etc/kubernetes/manifests/kube-apiserver.yaml)
+  [ -n "$range" ] || { log "cannot read --service-cluster-ip-range from $NAME's kube-apiserver manifest"; exit 1; }
+  rule=(-d "$range" -m comment --comment "spacefleet: Service address not translated by kube-proxy" -j REJECT --reject-with icmp-net-unreachable)
+  for node in $("$KIND" get nodes --name "$NAME"); do
+    docker exec "$node" iptables -C FORWARD "${rule[@]}" 2>/dev/null || docker exec "$node" iptables -A FORWARD "${rule[@]}" ||
+      { log "cannot add the Service-range rule on $node"; exit 1; }
+  done
+}
+
 up() {
   NAME=$1 NODE_IMAGE=$2; shift 2
   raise_inotify
@@ -131,6 +150,7 @@ up() {
     wait_system 180
     log "cluster $NAME created in $(( $(date +%s) - s ))s"
   fi
+  seal_service_range
   local img
   for img in "$@"; do
     docker image inspect "$img" >/dev/null 2>&1 || { log "image $img is not in the local docker (make images)"; exit 1; }
