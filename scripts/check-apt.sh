@@ -10,17 +10,8 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "$0")")/lib/files.sh"
 root=${1:?usage: check-apt.sh ROOT}
 cd "$root"
-mapfile -t candidates < <(repo_files)
-files=()
-for f in "${candidates[@]}"; do
-  [ -f "$f" ] || continue
-  [ "$f" = scripts/apt-install.sh ] && continue
-  case "$f" in
-    *.sh|*.mk|Makefile|.ci/run) files+=("$f"); continue ;;
-    *.md|*.yaml|*.yml|*.json|*.tpl|*.txt|*.sum|*.mod|*.gotmpl|*.go) continue ;;
-  esac
-  is_shell_script "$f" && files+=("$f")
-done
+# its own helper is the one place apt-get runs on the host
+mapfile -t files < <(code_files '*.sh' '*.mk' Makefile .ci/run | grep -vx scripts/apt-install.sh)
 # apt-get/apt update or install as a command; not in a comment, a hint ("... (apt-get install x)") or a chroot
 hits=$(grep -nE '(^|[;&|({@`[:space:]])(apt-get|apt)[[:space:]]+(-[^[:space:]]+[[:space:]]+)*(update|install)\b' "${files[@]}" /dev/null \
   | grep -vE '^[^:]+:[0-9]+:[[:space:]]*#|\((apt-get|apt) install [^)]*\)|chroot' || true)

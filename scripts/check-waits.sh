@@ -11,16 +11,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "$0")")/lib/files.sh"
 root=${1:?usage: check-waits.sh ROOT}
 cd "$root"
-mapfile -t candidates < <(repo_files)
-files=()
-for f in "${candidates[@]}"; do
-  [ -f "$f" ] || continue
-  case "$f" in
-    *.go|*.sh|*.mk|Makefile|.ci/run) files+=("$f"); continue ;;
-    *.md|*.yaml|*.yml|*.json|*.tpl|*.txt|*.sum|*.mod|*.gotmpl) continue ;;
-  esac
-  is_shell_script "$f" && files+=("$f")
-done
+mapfile -t files < <(code_files '*.go' '*.sh' '*.mk' Makefile .ci/run)
 # the flag as one word with "=" or a space, or as two Go argv strings; a condition or a jsonpath
 pattern='--for[=" ,]+(condition|jsonpath)'
 hits=$(grep -nE -- "$pattern" "${files[@]}" /dev/null || true)

@@ -7,16 +7,7 @@ set -euo pipefail
 source "$(dirname "$(readlink -f "$0")")/lib/files.sh"
 root=${1:?usage: shellcheck.sh ROOT WAIVERS}; waivers=${2:?usage: shellcheck.sh ROOT WAIVERS}
 cd "$root"
-mapfile -t candidates < <(repo_files)
-files=()
-for f in "${candidates[@]}"; do
-  [ -f "$f" ] || continue
-  case "$f" in
-    *.sh|.ci/run) files+=("$f"); continue ;;
-    *.go|*.md|*.yaml|*.yml|*.json|*.tpl|*.txt|*.sum|*.mod) continue ;;
-  esac
-  is_shell_script "$f" && files+=("$f")
-done
+mapfile -t files < <(code_files '*.sh' .ci/run)
 declare -A excl=()
 while read -r path code reason; do
   [[ -z "$path" || "$path" == \#* ]] && continue
