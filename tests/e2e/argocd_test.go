@@ -49,6 +49,7 @@ func TestArgoCD(t *testing.T) {
 // of 5 green.
 func TestArgoCDValuesChangeUnderLoad(t *testing.T) {
 	env := h.Load(t)
+	h.WithoutNetworkPolicyController(t, env)
 	oci := h.RequireOCI(t, env)
 	h.RequireGitOps(t, env, "argocd")
 	argoValuesChange(t, env, oci, "")

@@ -21,13 +21,12 @@ import (
 // On a multi-node cluster the probes run on the control plane and the release on the workers: every connection
 // checked crosses nodes (the node each side runs on is asserted).
 // Not parallel: the controller sees every new connection in the cluster and slows other suites' down (see
-// UninstallNetworkPolicyController), so this suite runs alone, before the parallel ones, and removes it.
+// WithoutNetworkPolicyController), so this suite runs alone, before the parallel ones; its cleanup removes it.
 func TestNetworkPolicy(t *testing.T) {
 	env := h.Load(t)
 	h.Timer(t)
 	step := stepTimer(t)
 	h.InstallNetworkPolicyController(t, env)
-	t.Cleanup(func() { h.UninstallNetworkPolicyController(t, env) })
 	step("controller enforcing")
 
 	ns := h.NewNamespace(t, env, "e2e-netpol")

@@ -31,6 +31,7 @@ import (
 func TestWorkerDrainUnderLoad(t *testing.T) {
 	env := h.Load(t)
 	workers := h.RequireWorkers(t, env, 2)
+	h.WithoutNetworkPolicyController(t, env)
 	h.Timer(t)
 	pg := h.StartPostgres(t, env, h.PostgresOptions{Place: h.OnControlPlane})
 	ns := h.NewNamespace(t, env, "e2e-drain")

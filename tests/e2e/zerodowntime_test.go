@@ -42,6 +42,7 @@ const metricsPort = 9090
 // TestArgoCDValuesChangeUnderLoad).
 func TestZeroDowntime(t *testing.T) {
 	env := h.Load(t)
+	h.WithoutNetworkPolicyController(t, env)
 	h.Timer(t)
 	h.ApplyPrometheusOperatorCRDs(t, env)
 	ns := h.NewNamespace(t, env, "e2e-zero")

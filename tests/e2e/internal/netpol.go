@@ -2,9 +2,9 @@
 
 package harness
 
-// NetworkPolicy enforcement for the suites that need it: the controller (images/netpol, installed once per test
-// binary by images/netpol/install.sh) and probe pods that report whether a TCP connection opens, is refused, or
-// times out. Every failure of a NetworkPolicy setup fails open, so a test must see a connection that does NOT open.
+// NetworkPolicy enforcement for the suites that need it: the controller (images/netpol, installed by
+// images/netpol/install.sh while a suite holds it) and probe pods that report whether a TCP connection opens, is
+// refused, or times out. Every failure of a NetworkPolicy setup fails open, so a test must see a connection that does NOT open.
 
 import (
 	"context"
@@ -24,21 +24,21 @@ import (
 )
 
 var (
-	netpolOnce sync.Once
-	netpolErr  error
-	netpolOut  string
-	netpolTook time.Duration
+	netpolMu    sync.Mutex
+	netpolUsers int // suites of this test binary holding the controller (InstallNetworkPolicyController)
 )
 
-// InstallNetworkPolicyController installs kube-network-policies into the cluster (idempotent: a second call in
-// the same binary returns the first result) and returns once it enforces.
+// InstallNetworkPolicyController installs kube-network-policies into the cluster and returns once it enforces. It
+// is held for the calling test: the last holder's cleanup removes it again, so no suite that comes later runs beside
+// it by accident (see WithoutNetworkPolicyController). Idempotent: a second holder finds it running.
 func InstallNetworkPolicyController(t testing.TB, env *Env) {
 	t.Helper()
-	netpolOnce.Do(func() {
-		if env.Kind == "" || env.NetpolImage == "" {
-			netpolErr = fmt.Errorf("SPACEFLEET_E2E_KIND and SPACEFLEET_E2E_NETPOL_IMAGE must be set (make e2e sets them)")
-			return
-		}
+	if env.Kind == "" || env.NetpolImage == "" {
+		t.Fatal("SPACEFLEET_E2E_KIND and SPACEFLEET_E2E_NETPOL_IMAGE must be set (make e2e sets them)")
+	}
+	netpolMu.Lock()
+	defer netpolMu.Unlock()
+	if netpolUsers == 0 {
 		script := filepath.Join(RepoRoot(), "images", "netpol", "install.sh")
 		ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 		defer cancel()
@@ -47,20 +47,49 @@ func InstallNetworkPolicyController(t testing.TB, env *Env) {
 			"KUBE_CONTEXT="+env.KubeContext, "NETPOL_IMAGE="+env.NetpolImage)
 		start := time.Now()
 		b, err := cmd.CombinedOutput()
-		netpolTook, netpolOut, netpolErr = time.Since(start), string(b), err
-	})
-	if netpolErr != nil {
-		t.Fatalf("install the NetworkPolicy controller: %v\n%s", netpolErr, netpolOut)
+		if err != nil {
+			t.Fatalf("install the NetworkPolicy controller: %v\n%s", err, b)
+		}
+		t.Logf("TIMING netpol-controller install-to-Ready: %s\n%s", time.Since(start).Round(time.Second), strings.TrimSpace(string(b)))
+	} else {
+		t.Logf("the NetworkPolicy controller is already enforcing (held by %d other suite(s))", netpolUsers)
 	}
-	t.Logf("TIMING netpol-controller install-to-Ready: %s\n%s", netpolTook.Round(time.Second), strings.TrimSpace(netpolOut))
+	netpolUsers++
+	t.Cleanup(func() {
+		netpolMu.Lock()
+		defer netpolMu.Unlock()
+		if netpolUsers--; netpolUsers == 0 {
+			uninstallNetworkPolicyController(t, env)
+		}
+	})
 }
 
-// UninstallNetworkPolicyController removes the controller's DaemonSet and waits until its pods are gone. Its
+// WithoutNetworkPolicyController is for the suites that count failed requests: while the controller runs, the first
+// packet of EVERY new forwarded connection in the cluster waits for its userspace verdict, and on this loaded
+// machine that stalls connections and DNS lookups for 5 s and more (seen: 15 of 589 requests "connect-timeout",
+// "lookup spacefleet-web: i/o timeout", in a run on a cluster an earlier run had left it in). It removes a
+// controller left running (a kept cluster, E2E_KEEP=1) and refuses to run beside a suite of this binary holding it.
+func WithoutNetworkPolicyController(t testing.TB, env *Env) {
+	t.Helper()
+	netpolMu.Lock()
+	defer netpolMu.Unlock()
+	if netpolUsers > 0 {
+		t.Fatalf("the NetworkPolicy controller is held by %d running suite(s): a suite counting failed requests must not run beside it", netpolUsers)
+	}
+	out, err := kubectlStdout(env.Kube("kube-system"), "get", "daemonset", "kube-network-policies", "--ignore-not-found", "-o", "name")
+	if err != nil {
+		t.Fatalf("look for a NetworkPolicy controller: %v", err)
+	}
+	if strings.TrimSpace(out) != "" {
+		t.Logf("removing the NetworkPolicy controller an earlier run left in this cluster (it would stall new connections)")
+		uninstallNetworkPolicyController(t, env)
+	}
+}
+
+// uninstallNetworkPolicyController removes the controller's DaemonSet and waits until its pods are gone. Its
 // NFQUEUE rule stays on the nodes, inert: it was added with --queue-bypass, so with nobody bound to the queue the
-// kernel accepts every packet itself. While the controller runs, the first packet of EVERY new forwarded connection
-// in the cluster waits for its userspace verdict: on a loaded machine that stalls other suites' connections for
-// seconds (seen as 5 s connect and DNS timeouts under load), so the suite that needs it runs alone and removes it.
-func UninstallNetworkPolicyController(t testing.TB, env *Env) {
+// kernel accepts every packet itself. Called with netpolMu held.
+func uninstallNetworkPolicyController(t testing.TB, env *Env) {
 	t.Helper()
 	kube := env.Kube("kube-system")
 	if out, err := k8s.RunKubectlAndGetOutputE(t, kube, "delete", "daemonset", "kube-network-policies", "--ignore-not-found", "--wait=true", "--timeout=2m"); err != nil {
@@ -74,7 +103,6 @@ func UninstallNetworkPolicyController(t testing.TB, env *Env) {
 	if err != nil {
 		t.Errorf("uninstall the NetworkPolicy controller: %v", err)
 	}
-	netpolOnce = sync.Once{} // a later suite installs it again
 }
 
 // Probe outcomes.
