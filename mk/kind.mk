@@ -53,7 +53,7 @@ KIND_HOST_PACKAGES  := debootstrap busybox-static zstd jq
 DEMO_RELEASE        ?= spacefleet
 DEMO_NAMESPACE      ?= spacefleet
 
-.PHONY: docker tools-kind tools-kubectl-floor images images-node images-node-floor images-postgres images-busybox images-app images-netpol \
+.PHONY: docker tools-kind tools-kubectl-floor images images-main images-later images-node images-node-floor images-postgres images-busybox images-app images-netpol \
         cluster cluster-floor cluster-delete demo demo-check demo-delete e2e e2e-floor
 
 docker: ## ensure a running dockerd (installs docker.io; runc-capfix when the VM lacks capabilities)
@@ -86,6 +86,10 @@ tools-kubectl-floor: ## kubectl of the floor Kubernetes (K8S_FLOOR_VERSION), for
 # what the main e2e cluster needs; `images` adds the floor node image (the floor suite)
 IMAGES_MAIN := images-node images-postgres images-busybox images-app images-registry images-netpol
 images: $(IMAGES_MAIN) images-node-floor ## build all images offline, cached (warm run: no-op)
+images-main: $(IMAGES_MAIN) ## the images every main e2e suite needs (.ci/run builds these before `make e2e`)
+# what only some suites need, built while the others run (.ci/run): Argo CD first (the first suite in the file order
+# that counts failed requests uses it), then Flux, the add-ons of the TLS suites, the floor node image (the last suite)
+images-later: images-gitops images-addons images-node-floor tools-kubectl-floor ## the GitOps, add-on and floor images (what `images-main` leaves out)
 
 # node_image BUILT-NAME OVERRIDE VERSION: build (cached) or, with an override, use/pull that image
 define node_image
@@ -150,8 +154,10 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 # ---- e2e ----
 # Each cluster also gets its local OCI registry (mk/release.mk): the harness images are pushed there (the OCI suites
 # pull them by digest; the others still use the `kind load`ed copies) with the signed current and previous packages.
-# A full run (no E2E_FLAGS: CI) builds the add-on and GitOps images up front, before the suites load the cluster; a
-# filtered run leaves that to the suites that need them (scripts/addons.sh, scripts/gitops.sh, called by the harness).
+# A full run (no E2E_FLAGS) builds the add-on, GitOps and floor images up front, before the suites load the cluster
+# (E2E_PREBUILD=1); a filtered run, and .ci/run (E2E_PREBUILD=0, it builds them in the background meanwhile), leave
+# that to the suites that need them (scripts/addons.sh, scripts/gitops.sh, called by the harness; the floor image to
+# `make e2e-floor`). Each image build holds its lock (images/cache.sh): a suite that needs one being built waits for it.
 # Pods reach the registry as $(REGISTRY_NAME):5000 (SPACEFLEET_E2E_REGISTRY_HOST: Argo CD and Flux pull the chart).
 E2E_SHIP_OUT        := .build/e2e
 
@@ -187,8 +193,9 @@ define e2e_run
 	  exit $$rc
 endef
 
-E2E_FLOOR_DEPS := $(if $(filter 1,$(E2E_FLOOR)),images-node-floor tools-kubectl-floor)
-e2e: docker $(IMAGES_MAIN) $(E2E_FLOOR_DEPS) tools-kind tools-helm4 images-registry $(if $(strip $(E2E_FLAGS)),,images-addons images-gitops) ## e2e suites on the newest Kubernetes (KIND_NODES nodes), then the floor suite on the floor Kubernetes (clusters deleted afterwards unless E2E_KEEP=1 or they pre-existed)
+E2E_PREBUILD        ?= $(if $(strip $(E2E_FLAGS)),0,1)
+E2E_FLOOR_DEPS := $(if $(filter 1,$(E2E_FLOOR)),$(if $(filter 1,$(E2E_PREBUILD)),images-node-floor tools-kubectl-floor))
+e2e: docker $(IMAGES_MAIN) $(E2E_FLOOR_DEPS) tools-kind tools-helm4 images-registry $(if $(filter 1,$(E2E_PREBUILD)),images-addons images-gitops) ## e2e suites on the newest Kubernetes (KIND_NODES nodes), then the floor suite on the floor Kubernetes (clusters deleted afterwards unless E2E_KEEP=1 or they pre-existed)
 	@rc=0; ( $(call e2e_run,$(KIND_CLUSTER),$(KIND_NODE),$(KIND_NODES),$(KUBECTL_BIN),$(E2E_FLAGS) ./tests/e2e/...) ) || rc=1; \
 	if [ "$(E2E_FLOOR)" = 1 ]; then $(MAKE) --no-print-directory e2e-floor || rc=1; fi; exit $$rc
 
