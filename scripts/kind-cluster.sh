@@ -103,8 +103,8 @@ raise_inotify() {
 
 # A connection to a Service address that kube-proxy did not translate leaves the node by its default route: an
 # address no Service holds, or (the likely path of the three empty 404s TestZeroDowntime once counted; not proven) a
-# Service's own address while kube-proxy rewrites its rules as endpoints come and go. On most networks that ends in a connect timeout; on this machine its
-# egress proxy answers any port-80 connection itself ("404", empty body, server "keryx"), which a suite counting
+# Service's own address while kube-proxy rewrites its rules as endpoints come and go. On most networks that ends in
+# a connect timeout; on this machine its egress proxy answers any port-80 connection itself ("404", empty body, server "keryx"), which a suite counting
 # failed requests would take for an answer from the app. So each node rejects forwarded traffic still addressed to
 # the Service range, last in FORWARD (kube-proxy's own rules come first), as a router would: net unreachable. The
 # client sees a failed connect, never an answer from outside the cluster. Idempotent.
