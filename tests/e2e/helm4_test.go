@@ -11,8 +11,8 @@ import (
 )
 
 // Helm 4: the bundled and the external-TLS installs with the helm v4 CLI (SPACEFLEET_E2E_HELM4, default
-// ~/.cache/spacefleet/bin/helm4 from `make tools-helm4`). terratest's helm module always runs `helm` (v3 here),
-// so these shell out to the v4 binary directly (harness.Release{Helm4: true}).
+// ~/.cache/spacefleet/bin/helm4 from `make tools-helm4`). The harness runs the `helm` on PATH (v3 here), and
+// the v4 binary for a harness.Release{Helm4: true}.
 func helm4Env(t *testing.T) *h.Env {
 	env := h.Load(t)
 	if env.Helm4 == "" {

@@ -13,9 +13,6 @@ import (
 	"strings"
 	"sync"
 	"testing"
-
-	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/logger"
 )
 
 // Env is the cluster and the tools the suites run against.
@@ -34,7 +31,7 @@ type Env struct {
 	Kubectl      string
 	Kind         string
 	GatewayCRDs  string // directory of the Gateway API standard CRDs (SPACEFLEET_E2E_GATEWAY_API_CRDS, from make)
-	Verbose      bool   // SPACEFLEET_E2E_VERBOSE=1: terratest logs every kubectl command and its output
+	Verbose      bool   // SPACEFLEET_E2E_VERBOSE=1: every kubectl command and its output are logged (redacted)
 	KeepNS       bool   // SPACEFLEET_E2E_KEEP_NAMESPACES=1: leave the test namespaces for debugging
 	OCI          OCI    // the local OCI registry and the signed packages (oci.go); zero when `make e2e` set none up
 }
@@ -145,7 +142,7 @@ func Load(t testing.TB) *Env {
 	return loaded
 }
 
-// PrepareTools makes terratest's `helm` and `kubectl` (it runs them by bare name) resolve to the binaries the
+// PrepareTools makes `helm` and `kubectl` (the harness runs them by bare name) resolve to the binaries the
 // environment names, by prepending a directory of symlinks to PATH. Called once from TestMain; a no-op when
 // the environment is not configured. It returns a cleanup function.
 func PrepareTools() func() {
@@ -167,11 +164,7 @@ func PrepareTools() func() {
 	return func() { os.RemoveAll(dir) }
 }
 
-// Kube returns terratest kubectl options for a namespace.
-func (e *Env) Kube(namespace string) *k8s.KubectlOptions {
-	o := k8s.NewKubectlOptions(e.KubeContext, e.Kubeconfig, namespace)
-	if !e.Verbose {
-		o.Logger = logger.Discard
-	}
-	return o
+// Kube is kubectl for a namespace of the cluster ("" for none).
+func (e *Env) Kube(namespace string) *Kubectl {
+	return &Kubectl{Kubeconfig: e.Kubeconfig, Context: e.KubeContext, Namespace: namespace, Verbose: e.Verbose}
 }

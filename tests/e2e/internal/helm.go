@@ -6,14 +6,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gruntwork-io/terratest/modules/helm"
-	"github.com/gruntwork-io/terratest/modules/logger"
 )
 
 // Release is one install of charts/spacefleet in a namespace.
@@ -21,7 +20,7 @@ type Release struct {
 	Name string
 	NS   *NS
 	Env  *Env
-	// Helm4 runs the helm v4 binary directly (terratest's helm module always runs "helm", which is v3 here).
+	// Helm4 runs the helm v4 binary (Env.Helm4) instead of the helm on PATH (v3).
 	Helm4 bool
 	// ChartRef is what install and upgrade install ("" = the working copy, Env.Chart), e.g. an oci:// reference,
 	// with ChartArgs (--version, --verify, --keyring, ...). See FromOCI.
@@ -122,14 +121,14 @@ func (r *Release) imageValues() map[string]string {
 	return out
 }
 
-func (r *Release) options(files []string) *helm.Options {
-	return &helm.Options{
-		KubectlOptions: r.NS.Kube,
-		ValuesFiles:    files,
-		SetStrValues:   r.imageValues(),
-		// helm's command line and output are printed by Run (redacted), not by terratest.
-		Logger: logger.Discard,
+// valuesArgs are the values flags of an install or upgrade: the image values (--set-string, which helm applies
+// over every file) and the values files in order.
+func (r *Release) valuesArgs(files []string) []string {
+	args := setStringArgs(r.imageValues())
+	for _, f := range files {
+		args = append(args, "-f", f)
 	}
+	return args
 }
 
 // Values files: examples by name (relative to examples/values) or absolute paths, plus overrides (written to
@@ -185,22 +184,18 @@ func (r *Release) run(t testing.TB, cmd string, files []string, extra []string) 
 	if r.Helm4 {
 		full := []string{cmd, r.Name, chart}
 		full = append(full, r.commonArgs()...)
-		for _, f := range files {
-			full = append(full, "-f", f)
-		}
-		for k, v := range r.imageValues() {
-			full = append(full, "--set-string", k+"="+v)
-		}
+		full = append(full, r.valuesArgs(files)...)
 		out, err = r.helm4(t, append(full, args...)...)
 	} else {
-		o := r.options(files)
-		o.ExtraArgs = map[string][]string{cmd: args}
-		if cmd == "install" {
-			err = helm.InstallE(t, o, chart, r.Name)
-		} else {
-			err = helm.UpgradeE(t, o, chart, r.Name)
+		if _, statErr := os.Stat(chart); statErr == nil {
+			chart, _ = filepath.Abs(chart)
 		}
-		if err != nil {
+		full := append(append([]string{}, args...), r.valuesArgs(files)...)
+		if cmd == "upgrade" {
+			full = append(full, "--install")
+		}
+		out, err = r.NS.Kube.helm(t, cmd, append(full, r.Name, chart)...)
+		if err != nil && strings.TrimSpace(out) == "" {
 			out = err.Error()
 		}
 	}
@@ -247,7 +242,7 @@ func (r *Release) Test(t testing.TB) Result {
 }
 
 // command runs `helm CMD RELEASE FLAGS...` for subcommands that take no chart or values (test, uninstall), with
-// helm v3 (terratest) or v4, timed and redacted.
+// helm v3 or v4, timed and redacted.
 func (r *Release) command(t testing.TB, cmd string, flags ...string) Result {
 	t.Helper()
 	start := time.Now()
@@ -256,7 +251,7 @@ func (r *Release) command(t testing.TB, cmd string, flags ...string) Result {
 	if r.Helm4 {
 		out, err = r.helm4(t, append(append([]string{cmd, r.Name}, flags...), r.commonArgs()...)...)
 	} else {
-		out, err = helm.RunHelmCommandAndGetOutputE(t, r.options(nil), cmd, append([]string{r.Name}, flags...)...)
+		out, err = r.NS.Kube.helm(t, cmd, append([]string{r.Name}, flags...)...)
 	}
 	return Result{Output: Redact(out), Err: err, Duration: time.Since(start)}
 }

@@ -14,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/logger"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 )
 
@@ -33,7 +32,6 @@ type Ship struct {
 // one Ready pod behind the Service).
 type API struct {
 	Base   string
-	tunnel *k8s.Tunnel
 	client *http.Client
 }
 
@@ -49,18 +47,19 @@ func PortForward(t testing.TB, ns *NS, service string) *API {
 // still be shutting down, and a tunnel to one of them dies with it), then until the local end accepts a connection.
 func Tunnel(t testing.TB, ns *NS, service string, port int) string {
 	t.Helper()
-	var tun *k8s.Tunnel
+	var addr string
+	var closeFn func()
 	err := Eventually(3*time.Minute, 2*time.Second, func() (bool, error) {
-		if err := serviceSettled(ns, service); err != nil {
-			return false, err
-		}
-		tun = k8s.NewTunnelWithLogger(ns.Kube, k8s.ResourceTypeService, service, 0, port, logger.Discard)
-		if err := tun.ForwardPortE(t); err != nil {
-			return false, err
-		}
-		c, err := net.DialTimeout("tcp", tun.Endpoint(), 5*time.Second)
+		pod, target, err := servicePod(ns, service, port)
 		if err != nil {
-			tun.Close()
+			return false, err
+		}
+		if addr, closeFn, err = ns.Kube.forward(pod, target); err != nil {
+			return false, err
+		}
+		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		if err != nil {
+			closeFn()
 			return false, fmt.Errorf("the tunnel's local end does not accept connections yet: %w", err)
 		}
 		c.Close()
@@ -69,34 +68,55 @@ func Tunnel(t testing.TB, ns *NS, service string, port int) string {
 	if err != nil {
 		t.Fatalf("port-forward svc/%s:%d: %v", service, port, err)
 	}
-	t.Cleanup(tun.Close)
-	return tun.Endpoint()
+	t.Cleanup(closeFn)
+	return addr
 }
 
-// serviceSettled: the Service exists, at least one of its pods is Ready, and none is terminating.
-func serviceSettled(ns *NS, service string) error {
+// servicePod picks the pod a port-forward to port of the Service goes to, and the pod's port behind it, once the
+// Service has settled: it exists, at least one of its pods is Ready, and none is terminating.
+func servicePod(ns *NS, service string, port int) (string, int, error) {
 	svc, err := ns.Client.CoreV1().Services(ns.Name).Get(context.Background(), service, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("service %s: %w", service, err)
+		return "", 0, fmt.Errorf("service %s: %w", service, err)
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector).String()
 	pods, err := ns.Client.CoreV1().Pods(ns.Name).List(context.Background(), metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
-		return fmt.Errorf("pods of service %s: %w", service, err)
+		return "", 0, fmt.Errorf("pods of service %s: %w", service, err)
 	}
-	ready := 0
-	for _, p := range pods.Items {
+	var ready *corev1.Pod
+	for i := range pods.Items {
+		p := &pods.Items[i]
 		if p.DeletionTimestamp != nil {
-			return fmt.Errorf("pod %s behind service %s is terminating", p.Name, service)
+			return "", 0, fmt.Errorf("pod %s behind service %s is terminating", p.Name, service)
 		}
-		if PodReady(&p) {
-			ready++
+		if ready == nil && PodReady(p) {
+			ready = p
 		}
 	}
-	if ready == 0 {
-		return fmt.Errorf("no Ready pod behind service %s (%d pods)", service, len(pods.Items))
+	if ready == nil {
+		return "", 0, fmt.Errorf("no Ready pod behind service %s (%d pods)", service, len(pods.Items))
 	}
-	return nil
+	for _, sp := range svc.Spec.Ports {
+		if int(sp.Port) != port {
+			continue
+		}
+		if sp.TargetPort.Type == intstr.String {
+			for _, c := range ready.Spec.Containers {
+				for _, cp := range c.Ports {
+					if cp.Name == sp.TargetPort.StrVal {
+						return ready.Name, int(cp.ContainerPort), nil
+					}
+				}
+			}
+			return "", 0, fmt.Errorf("service %s port %d targets port %q, which pod %s does not name", service, port, sp.TargetPort.StrVal, ready.Name)
+		}
+		if sp.TargetPort.IntVal == 0 {
+			return ready.Name, port, nil
+		}
+		return ready.Name, int(sp.TargetPort.IntVal), nil
+	}
+	return "", 0, fmt.Errorf("service %s has no port %d", service, port)
 }
 
 // Do sends a request and returns status and body.

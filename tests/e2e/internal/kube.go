@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/k8s"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -24,7 +23,7 @@ import (
 type NS struct {
 	Name   string
 	Env    *Env
-	Kube   *k8s.KubectlOptions
+	Kube   *Kubectl
 	Client kubernetes.Interface
 }
 
@@ -34,7 +33,7 @@ func NewNamespace(t *testing.T, env *Env, prefix string) *NS {
 	t.Helper()
 	name := fmt.Sprintf("%s-%s", prefix, RandHex(3))
 	kube := env.Kube(name)
-	client, err := k8s.GetKubernetesClientFromOptionsE(t, kube)
+	client, err := kube.Client()
 	if err != nil {
 		t.Fatalf("kubernetes client: %v", err)
 	}
@@ -61,7 +60,7 @@ func NewNamespace(t *testing.T, env *Env, prefix string) *NS {
 // Kubectl runs kubectl in the namespace and returns its combined output.
 func (ns *NS) Kubectl(t testing.TB, args ...string) (string, error) {
 	t.Helper()
-	return k8s.RunKubectlAndGetOutputE(t, ns.Kube, args...)
+	return ns.Kube.Run(t, args...)
 }
 
 // Exec runs `kubectl exec ARGS...` in the namespace, with stdin when it is not empty (how a password reaches a pod

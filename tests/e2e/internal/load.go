@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/k8s"
-	"github.com/gruntwork-io/terratest/modules/logger"
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -178,7 +176,7 @@ func ApplyPrometheusOperatorCRDs(t testing.TB, env *Env) {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("CRD file: %v", err)
 		}
-		if out, err := k8s.RunKubectlAndGetOutputE(t, kube, "apply", "--server-side", "--force-conflicts", "--field-manager", "spacefleet-e2e", "-f", f); err != nil {
+		if out, err := kube.Run(t, "apply", "--server-side", "--force-conflicts", "--field-manager", "spacefleet-e2e", "-f", f); err != nil {
 			t.Fatalf("kubectl apply --server-side %s: %v\n%s", f, err, out)
 		}
 		RequireCondition(t, kube, "Established", 2*time.Minute, "crd/"+crd+".monitoring.coreos.com")
@@ -188,16 +186,18 @@ func ApplyPrometheusOperatorCRDs(t testing.TB, env *Env) {
 // ScrapePod scrapes /metrics of a pod through a port-forward to its metrics port.
 func ScrapePod(t testing.TB, ns *NS, pod string, port int) metricstest.Families {
 	t.Helper()
-	var tun *k8s.Tunnel
+	var addr string
+	var closeFn func()
 	err := Eventually(time.Minute, 2*time.Second, func() (bool, error) {
-		tun = k8s.NewTunnelWithLogger(ns.Kube, k8s.ResourceTypePod, pod, 0, port, logger.Discard)
-		return tun.ForwardPortE(t) == nil, fmt.Errorf("port-forward to pod %s:%d", pod, port)
+		var err error
+		addr, closeFn, err = ns.Kube.forward(pod, port)
+		return err == nil, err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer tun.Close()
-	return metricstest.Scrape(t, "http://"+tun.Endpoint()+"/metrics")
+	defer closeFn()
+	return metricstest.Scrape(t, "http://"+addr+"/metrics")
 }
 
 // Evict asks the Eviction API to evict a pod (what `kubectl drain` does). It returns whether the eviction was

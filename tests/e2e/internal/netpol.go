@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gruntwork-io/terratest/modules/k8s"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
@@ -93,7 +92,7 @@ func WithoutNetworkPolicyController(t testing.TB, env *Env) {
 func uninstallNetworkPolicyController(t testing.TB, env *Env) {
 	t.Helper()
 	kube := env.Kube("kube-system")
-	if out, err := k8s.RunKubectlAndGetOutputE(t, kube, "delete", "daemonset", "kube-network-policies", "--ignore-not-found", "--wait=true", "--timeout=2m"); err != nil {
+	if out, err := kube.Run(t, "delete", "daemonset", "kube-network-policies", "--ignore-not-found", "--wait=true", "--timeout=2m"); err != nil {
 		t.Errorf("delete the NetworkPolicy controller: %v\n%s", err, out)
 		return
 	}
@@ -190,7 +189,7 @@ func (p *ProbePod) EventuallyTCP(t testing.TB, host string, port int, want strin
 
 // NetworkPolicyControllerLogs returns the controller's recent log (one line per verdict at --v=2).
 func NetworkPolicyControllerLogs(t testing.TB, env *Env) string {
-	out, err := k8s.RunKubectlAndGetOutputE(t, env.Kube("kube-system"), "logs", "-l", "app=kube-network-policies",
+	out, err := env.Kube("kube-system").Run(t, "logs", "-l", "app=kube-network-policies",
 		"-c", "kube-network-policies", "--tail=80")
 	if err != nil {
 		return err.Error()

@@ -19,8 +19,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
-
-	"github.com/gruntwork-io/terratest/modules/k8s"
 )
 
 const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
@@ -28,7 +26,7 @@ const controlPlaneLabel = "node-role.kubernetes.io/control-plane"
 // Client is a Kubernetes client for the environment's cluster.
 func (e *Env) Client(t testing.TB) kubernetes.Interface {
 	t.Helper()
-	c, err := k8s.GetKubernetesClientFromOptionsE(t, e.Kube(""))
+	c, err := e.Kube("").Client()
 	if err != nil {
 		t.Fatalf("kubernetes client: %v", err)
 	}

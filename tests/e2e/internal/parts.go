@@ -13,7 +13,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gruntwork-io/terratest/modules/helm"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
@@ -91,7 +90,7 @@ var CNPGKeys = map[string]any{"host": "host", "port": "port", "database": "dbnam
 // Notes is `helm get notes RELEASE` as Helm stored it (not redacted: callers check it for secrets themselves).
 func (r *Release) Notes(t testing.TB) string {
 	t.Helper()
-	out, err := helm.RunHelmCommandAndGetOutputE(t, r.options(nil), "get", "notes", r.Name)
+	out, err := r.NS.Kube.helm(t, "get", "notes", r.Name)
 	if err != nil {
 		t.Fatalf("helm get notes %s: %v", r.Name, err)
 	}

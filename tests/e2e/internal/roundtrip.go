@@ -22,7 +22,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/gruntwork-io/terratest/modules/k8s"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,7 +94,7 @@ func RoundTrip(t testing.TB, env *Env, namespace string, manifest []byte, opts R
 	if opts.FieldManager == "" {
 		opts.FieldManager = "spacefleet-roundtrip"
 	}
-	cfg, err := k8s.LoadApiClientConfigE(env.Kubeconfig, env.KubeContext)
+	cfg, err := env.Kube("").RestConfig()
 	if err != nil {
 		t.Fatalf("kubeconfig: %v", err)
 	}
@@ -382,7 +381,7 @@ func FindingsText(fs []Finding) string {
 // ServerVersion is the API server's version (e.g. "v1.37.2").
 func ServerVersion(t testing.TB, env *Env) string {
 	t.Helper()
-	cfg, err := k8s.LoadApiClientConfigE(env.Kubeconfig, env.KubeContext)
+	cfg, err := env.Kube("").RestConfig()
 	if err != nil {
 		t.Fatalf("kubeconfig: %v", err)
 	}

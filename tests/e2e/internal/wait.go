@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gruntwork-io/terratest/modules/k8s"
 )
 
 // WaitCondition is the one way the suites wait for a Kubernetes condition (scripts/lib/wait.sh is the shell twin).
@@ -27,7 +25,7 @@ import (
 // Never `kubectl wait` on a condition: it fails at once ("status.conditions accessor error: <nil> is of the type
 // <nil>") while the conditions are unset, a window of milliseconds that shows only under load. `make waits`
 // refuses it anywhere in the repository.
-func WaitCondition(t testing.TB, kube *k8s.KubectlOptions, cond string, timeout time.Duration, args ...string) error {
+func WaitCondition(t testing.TB, kube *Kubectl, cond string, timeout time.Duration, args ...string) error {
 	t.Helper()
 	var state string
 	err := Eventually(timeout, 2*time.Second, func() (bool, error) {
@@ -48,7 +46,7 @@ func WaitCondition(t testing.TB, kube *k8s.KubectlOptions, cond string, timeout 
 }
 
 // RequireCondition is WaitCondition that fails the test.
-func RequireCondition(t testing.TB, kube *k8s.KubectlOptions, cond string, timeout time.Duration, args ...string) {
+func RequireCondition(t testing.TB, kube *Kubectl, cond string, timeout time.Duration, args ...string) {
 	t.Helper()
 	if err := WaitCondition(t, kube, cond, timeout, args...); err != nil {
 		t.Fatal(err)
@@ -118,17 +116,8 @@ func conditionState(out []byte, cond string) (bool, string) {
 
 // kubectlStdout runs kubectl with kube's config, context and namespace; stdout only on success (a warning on
 // stderr must not spoil the JSON), stdout and stderr on failure.
-func kubectlStdout(kube *k8s.KubectlOptions, args ...string) (string, error) {
-	var full []string
-	if kube.ConfigPath != "" {
-		full = append(full, "--kubeconfig", kube.ConfigPath)
-	}
-	if kube.ContextName != "" {
-		full = append(full, "--context", kube.ContextName)
-	}
-	if kube.Namespace != "" {
-		full = append(full, "--namespace", kube.Namespace)
-	}
+func kubectlStdout(kube *Kubectl, args ...string) (string, error) {
+	full := kube.flags()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "kubectl", append(full, args...)...)
