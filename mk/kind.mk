@@ -83,13 +83,14 @@ tools-kubectl-floor: ## kubectl of the floor Kubernetes (K8S_FLOOR_VERSION), for
 	$(call kubectl_install,$(K8S_FLOOR_VERSION))
 
 # ---- images ----
-# what the main e2e cluster needs; `images` adds the floor node image (the floor suite)
-IMAGES_MAIN := images-node images-postgres images-busybox images-app images-registry images-netpol
-images: $(IMAGES_MAIN) images-node-floor ## build all images offline, cached (warm run: no-op)
+# what the main e2e cluster needs; `images` adds the NetworkPolicy controller (two suites) and the floor node image
+IMAGES_MAIN := images-node images-postgres images-busybox images-app images-registry
+images: $(IMAGES_MAIN) images-netpol images-node-floor ## build all images offline, cached (warm run: no-op)
 images-main: $(IMAGES_MAIN) ## the images every main e2e suite needs (.ci/run builds these before `make e2e`)
 # what only some suites need, built while the others run (.ci/run): Argo CD first (the first suite in the file order
-# that counts failed requests uses it), then Flux, the add-ons of the TLS suites, the floor node image (the last suite)
-images-later: images-gitops images-addons images-node-floor tools-kubectl-floor ## the GitOps, add-on and floor images (what `images-main` leaves out)
+# that counts failed requests uses it), the NetworkPolicy controller (the sixth suite run alone, TestNetworkPolicy),
+# then Flux, the add-ons of the TLS suites, the floor node image (the floor suite, after the main suites)
+images-later: images-argocd images-netpol images-flux images-addons images-node-floor tools-kubectl-floor ## the GitOps, add-on, NetworkPolicy-controller and floor images (what `images-main` leaves out)
 
 # node_image BUILT-NAME OVERRIDE VERSION: build (cached) or, with an override, use/pull that image
 define node_image
@@ -108,7 +109,8 @@ images-postgres: docker
 images-busybox: docker
 	@CACHE=$(CACHE) BUSYBOX_IMAGE=$(E2E_BUSYBOX_IMAGE) images/busybox/build.sh
 
-# the NetworkPolicy controller: not loaded by `make cluster`; the suites that need it install it (images/netpol/install.sh)
+# the NetworkPolicy controller: not loaded by `make cluster`; the suites that need it install it (images/netpol/install.sh,
+# which builds it first when a filtered run or .ci/run has not yet)
 images-netpol: docker
 	@CACHE=$(CACHE) NETPOL_VERSION=$(NETPOL_VERSION) NETPOL_IMAGE=$(E2E_NETPOL_IMAGE_REPO) images/netpol/build.sh
 
@@ -195,7 +197,7 @@ endef
 
 E2E_PREBUILD        ?= $(if $(strip $(E2E_FLAGS)),0,1)
 E2E_FLOOR_DEPS := $(if $(filter 1,$(E2E_FLOOR)),$(if $(filter 1,$(E2E_PREBUILD)),images-node-floor tools-kubectl-floor))
-e2e: docker $(IMAGES_MAIN) $(E2E_FLOOR_DEPS) tools-kind tools-helm4 images-registry $(if $(filter 1,$(E2E_PREBUILD)),images-addons images-gitops) ## e2e suites on the newest Kubernetes (KIND_NODES nodes), then the floor suite on the floor Kubernetes (clusters deleted afterwards unless E2E_KEEP=1 or they pre-existed)
+e2e: docker $(IMAGES_MAIN) $(E2E_FLOOR_DEPS) tools-kind tools-helm4 images-registry $(if $(filter 1,$(E2E_PREBUILD)),images-netpol images-addons images-gitops) ## e2e suites on the newest Kubernetes (KIND_NODES nodes), then the floor suite on the floor Kubernetes (clusters deleted afterwards unless E2E_KEEP=1 or they pre-existed)
 	@rc=0; ( $(call e2e_run,$(KIND_CLUSTER),$(KIND_NODE),$(KIND_NODES),$(KUBECTL_BIN),$(E2E_FLAGS) ./tests/e2e/...) ) || rc=1; \
 	if [ "$(E2E_FLOOR)" = 1 ]; then $(MAKE) --no-print-directory e2e-floor || rc=1; fi; exit $$rc
 

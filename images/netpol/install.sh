@@ -26,6 +26,11 @@ log() { echo "[netpol-install $(date +%T)] $*" >&2; }
 kc() { "$KUBECTL" --context "$KUBE_CONTEXT" "$@"; }
 s=$(date +%s)
 
+# built (or loaded from its cached tar) here when no run has yet: a filtered run, or .ci/run's background build (then
+# this waits for its lock and finds the image); up to date, it returns at once
+repo=${NETPOL_IMAGE%:*} version=${NETPOL_IMAGE##*:}
+NETPOL_IMAGE=$repo NETPOL_VERSION=$version "$HERE/build.sh" ensure >&2 \
+  || { log "building $NETPOL_IMAGE failed (images/netpol/build.sh)"; exit 1; }
 docker image inspect "$NETPOL_IMAGE" >/dev/null 2>&1 || { log "image $NETPOL_IMAGE is not in the local docker (make images-netpol)"; exit 1; }
 out=$("$KIND" load docker-image "$NETPOL_IMAGE" --name "$CLUSTER" 2>&1) || { echo "$out" >&2; log "kind load $NETPOL_IMAGE failed"; exit 1; }
 
