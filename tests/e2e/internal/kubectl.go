@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os/exec"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -82,7 +83,7 @@ func (k *Kubectl) helm(t testing.TB, cmd string, args ...string) (string, error)
 	if k.Context != "" {
 		full = append(full, "--kube-context", k.Context)
 	}
-	if k.Namespace != "" && !contains(args, "--namespace") {
+	if k.Namespace != "" && !slices.Contains(args, "--namespace") {
 		full = append(full, "--namespace", k.Namespace)
 	}
 	return runCombined(t, false, "helm", append(full, args...)...)
@@ -137,15 +138,6 @@ func firstWord(args []string) string {
 		return args[i]
 	}
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // forward port-forwards 127.0.0.1:<a free port> to port of pod in k's namespace (client-go's port-forward, as
