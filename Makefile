@@ -13,7 +13,7 @@ HELM3_VERSION       := v3.22.0
 HELM4_VERSION       := v4.3.1
 # kind drives every Kubernetes version below (it writes kubeadm v1beta4 from 1.36, v1beta3 before).
 KIND_VERSION        := v0.33.0
-# Kubernetes, one variable each (images/kind-node/build.sh derives etcd, CoreDNS and crictl from it):
+# Kubernetes, one variable each (images/kind-node/build.sh derives etcd and CoreDNS from it):
 # the newest (the main e2e cluster: a control plane and two workers; kubectl; the values schema's definitions) and
 # the floor (Chart.yaml kubeVersion: the floor suite's cluster; kubeconform's oldest schemas).
 K8S_VERSION         := v1.37.2

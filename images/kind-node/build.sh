@@ -13,7 +13,7 @@
 #   key      print the cache key;  tarball  print the cached tar's path;  kubectl DEST  kubectl of this version
 # env:  K8S_VERSION (the one variable: the root Makefile passes it), KIND_VERSION (pinned by the root Makefile),
 #       CACHE (default ~/.cache/spacefleet), NODE_IMAGE (default spacefleet/kind-node:$K8S_VERSION),
-#       ETCD_VERSION COREDNS_VERSION CRICTL_VERSION (default: the table below), GOMODCACHE/GOCACHE (warm across runs)
+#       ETCD_VERSION COREDNS_VERSION (default: the table below), CRICTL_VERSION, GOMODCACHE/GOCACHE (warm across runs)
 # work dir: $CACHE/kind-node-$K8S_VERSION (rootfs, wrapper modules, binaries, logs); finished image:
 # $CACHE/images/kind-node-$K8S_VERSION-<key>.tar.zst. Each version has its own work dir, lock and tars: building one
 # version never waits for, rewrites or evicts another.
@@ -30,18 +30,20 @@ KIND_VERSION=${KIND_VERSION:-v0.33.0}
 # What else a Kubernetes minor needs, as the Go module proxy here serves it. etcd: the version kubeadm of that minor
 # asks for (`kubeadm config images list`; the image is tagged with kubeadm's name). CoreDNS: kubeadm 1.30 asks for
 # 1.11.3, whose quic-go does not build with this Go; one CoreDNS serves every minor (tagged as kubeadm asks).
-# crictl: the proxy serves cri-tools v1.34.0 and v1.37.0 only.
+# crictl: one for every minor (it speaks CRI v1 to the node's containerd, whatever the Kubernetes version; kubeadm up to
+# 1.30 runs `crictl info|pods|stopp|rmp|pull|inspecti`, kind `crictl inspecti`): the proxy serves cri-tools v1.34.0
+# and v1.37.0 only, and one version lets every node share one add-on build (addons_mod).
 MINOR=$(echo "${K8S_VERSION#v}" | cut -d. -f1-2)
 case $MINOR in
-  #     etcd              CoreDNS             crictl
-  1.30) d_etcd=v3.5.15;   d_coredns=v1.14.6;  d_crictl=v1.34.0 ;;
-  1.33) d_etcd=v3.5.23;   d_coredns=v1.14.3;  d_crictl=v1.34.0 ;;
-  1.37) d_etcd=v3.7.0;    d_coredns=v1.14.6;  d_crictl=v1.37.0 ;;
-  *) echo "build.sh: no row for Kubernetes $MINOR in the version table (images/kind-node/build.sh): add its etcd, CoreDNS and crictl" >&2; exit 2 ;;
+  #     etcd              CoreDNS
+  1.30) d_etcd=v3.5.15;   d_coredns=v1.14.6 ;;
+  1.33) d_etcd=v3.5.23;   d_coredns=v1.14.3 ;;
+  1.37) d_etcd=v3.7.0;    d_coredns=v1.14.6 ;;
+  *) echo "build.sh: no row for Kubernetes $MINOR in the version table (images/kind-node/build.sh): add its etcd and CoreDNS" >&2; exit 2 ;;
 esac
 ETCD_VERSION=${ETCD_VERSION:-$d_etcd}
 COREDNS_VERSION=${COREDNS_VERSION:-$d_coredns}
-CRICTL_VERSION=${CRICTL_VERSION:-$d_crictl}
+CRICTL_VERSION=${CRICTL_VERSION:-v1.37.0}
 LPP_VERSION=${LPP_VERSION:-v0.0.30}
 SUITE=${SUITE:-bookworm}
 MIRROR=${MIRROR:-http://deb.debian.org/debian}
@@ -107,13 +109,34 @@ gomod_k8s() {
   done
   (cd k8s && go get "${pkgs[@]}")
 }
+# CoreDNS (src/coredns/main.go: the plugins a node's Corefile uses), local-path-provisioner and crictl in one module:
+# one dependency graph, so the client-go, API types and gRPC they share compile once, not once per program (each
+# pinned another client-go). Nothing in it depends on the Kubernetes minor: every node version builds the same
+# graph and finds it in the Go build cache. The checksum DB (through the proxy here) does not answer for cri-tools
+# and its k8s.io/cri-client dependency: GONOSUMDB for those.
+ADDON_PKGS=(./coredns github.com/rancher/local-path-provisioner sigs.k8s.io/cri-tools/cmd/crictl)
+# one `go build` per program: together, the go command refuses the build for an import path two of them spell with
+# different case (an old github.com/Sirupsen/logrus deep in local-path-provisioner's graph); apart, they still share
+# every compiled package through the build cache
+go_build_addons() {
+  local p
+  for p in "${ADDON_PKGS[@]}"; do
+    go build -trimpath -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" -o bin/ "$p" || return 1
+  done
+}
+addons_mod() {
+  rm -rf "$W/addons"; mkdir -p "$W/addons/coredns"
+  printf 'module kindnode/addons\n\ngo 1.24.0\n' > "$W/addons/go.mod"
+  sed '/^\/\/go:build ignore$/d' "$SRC/coredns/main.go" > "$W/addons/coredns/main.go"
+  local get=("github.com/rancher/local-path-provisioner@$LPP_VERSION" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION") p
+  while read -r p; do get+=("$p@$COREDNS_VERSION"); done \
+    < <(sed -n 's/^\t_\{0,1\} *"\(github.com\/coredns\/coredns\/[^"]*\)"$/\1/p' "$W/addons/coredns/main.go")
+  (cd "$W/addons" && GONOSUMDB=sigs.k8s.io/cri-tools,k8s.io go get "${get[@]}")
+}
 gomod() {
   gomod_k8s; cd "$W"
   wrapper_mod etcd "go.etcd.io/etcd/server/v3@$ETCD_VERSION"
-  wrapper_mod coredns "github.com/coredns/coredns@$COREDNS_VERSION"
-  wrapper_mod lpp "github.com/rancher/local-path-provisioner@$LPP_VERSION"
-  # the checksum DB (through the proxy here) does not answer for cri-tools v1.34.0 and its k8s.io/cri-client dep
-  wrapper_mod crictl "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION" "sigs.k8s.io/cri-tools,k8s.io"
+  addons_mod
   rm -rf pause; cp -r "$SRC/pause" pause
   kind_src >/dev/null
 }
@@ -153,10 +176,7 @@ build() {
   echo "$(grep -c . "$W/logs/go-build-kubernetes.log" || true) of $all packages compiled (the rest came from the Go build cache)" \
     | tee "$W/logs/go-build-kubernetes.txt" >&2
   (cd etcd && mkdir -p bin && timed go-build-etcd go build -trimpath -ldflags "-s -w" -o bin/etcd go.etcd.io/etcd/server/v3)
-  (cd coredns && mkdir -p bin && timed go-build-coredns go build -trimpath -ldflags "-s -w" -o bin/coredns github.com/coredns/coredns)
-  (cd crictl && mkdir -p bin && timed go-build-crictl go build -trimpath \
-    -ldflags "-s -w -X sigs.k8s.io/cri-tools/pkg/version.Version=$CRICTL_VERSION" -o bin/crictl sigs.k8s.io/cri-tools/cmd/crictl)
-  (cd lpp && mkdir -p bin && timed go-build-lpp go build -trimpath -ldflags "-s -w" -o bin/local-path-provisioner github.com/rancher/local-path-provisioner)
+  (cd addons && mkdir -p bin && timed go-build-addons go_build_addons)
   (cd pause && mkdir -p bin && go build -trimpath -ldflags "-s -w" -o bin/pause .)
 }
 
@@ -247,10 +267,10 @@ components() {
   sandbox=$(grep -oP 'sandbox_image = "\K[^"]+' rootfs/etc/containerd/config.toml)   # containerd's sandbox image
   for c in kube-apiserver kube-controller-manager kube-scheduler; do scratch_img "$R/$c:$K8S_VERSION" "k8s/bin/$c" "/usr/local/bin/$c"; done
   scratch_img "$etcd_img" etcd/bin/etcd /usr/local/bin/etcd
-  scratch_img "$coredns_img" coredns/bin/coredns /coredns /coredns
+  scratch_img "$coredns_img" addons/bin/coredns /coredns /coredns
   scratch_img "$pause_img" pause/bin/pause /pause /pause
   [ "$sandbox" = "$pause_img" ] || { docker tag "$pause_img" "$sandbox"; docker save -o component-images/sandbox.tar "$sandbox"; }
-  scratch_img "$lpp_img" lpp/bin/local-path-provisioner /usr/local/bin/local-path-provisioner
+  scratch_img "$lpp_img" addons/bin/local-path-provisioner /usr/local/bin/local-path-provisioner
   tar -C rootfs-bb --numeric-owner -cf - . | docker import --change 'ENV PATH=/bin' - "$lpp_helper_img" >/dev/null
   docker save -o component-images/local-path-helper.tar "$lpp_helper_img"
   d=ctx/kube-proxy; rm -rf $d; mkdir -p $d; cp k8s/bin/kube-proxy $d/
@@ -271,7 +291,7 @@ node() {
   cid=$(docker run -d --entrypoint=sleep --security-opt seccomp=unconfined "$BASE_IMAGE" infinity)
   trap "docker rm -f -v '$cid' >/dev/null 2>&1 || true" EXIT
   for b in kubeadm kubelet kubectl; do docker cp "k8s/bin/$b" "$cid:/usr/bin/$b"; done
-  docker cp crictl/bin/crictl "$cid:/usr/local/bin/crictl"
+  docker cp addons/bin/crictl "$cid:/usr/local/bin/crictl"
   docker exec "$cid" chown root:root /usr/bin/kubeadm /usr/bin/kubelet /usr/bin/kubectl /usr/local/bin/crictl
   docker exec "$cid" sh -c "printf '%s' '$K8S_VERSION' > /kind/version && mkdir -p /kind/manifests"
   docker cp manifests/default-cni.yaml "$cid:/kind/manifests/default-cni.yaml"
