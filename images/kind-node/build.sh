@@ -90,9 +90,9 @@ kind_storage_image() { # storageProvisionerImage | storageHelperImage
 }
 
 # ---------------------------------------------------------------- Go modules (wrapper modules under $W)
-wrapper_mod() { # dir module@version [GONOSUMDB]
+wrapper_mod() { # dir module@version...
   mkdir -p "$W/$1"; printf 'module kindnode/%s\n\ngo 1.24.0\n' "$1" > "$W/$1/go.mod"
-  echo "package x" > "$W/$1/tools.go"; (cd "$W/$1" && GONOSUMDB=${3:-} go get "$2")
+  echo "package x" > "$W/$1/tools.go"; (cd "$W/$1" && go get "${@:2}")
 }
 gomod_k8s() {
   mkdir -p "$W/k8s"; cd "$W"
@@ -126,12 +126,11 @@ go_build_addons() {
 }
 addons_mod() {
   rm -rf "$W/addons"; mkdir -p "$W/addons/coredns"
-  printf 'module kindnode/addons\n\ngo 1.24.0\n' > "$W/addons/go.mod"
   sed '/^\/\/go:build ignore$/d' "$SRC/coredns/main.go" > "$W/addons/coredns/main.go"
   local get=("github.com/rancher/local-path-provisioner@$LPP_VERSION" "sigs.k8s.io/cri-tools/cmd/crictl@$CRICTL_VERSION") p
   while read -r p; do get+=("$p@$COREDNS_VERSION"); done \
     < <(sed -n 's/^\t_\{0,1\} *"\(github.com\/coredns\/coredns\/[^"]*\)"$/\1/p' "$W/addons/coredns/main.go")
-  (cd "$W/addons" && GONOSUMDB=sigs.k8s.io/cri-tools,k8s.io go get "${get[@]}")
+  GONOSUMDB=sigs.k8s.io/cri-tools,k8s.io wrapper_mod addons "${get[@]}"
 }
 gomod() {
   gomod_k8s; cd "$W"
