@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # images/cert-manager/build.sh — spacefleet/cert-manager-controller:<version>, no registry needed.
-# controller/ is a small module of our own that runs cert-manager's controllers as a library (see README.md); the
-# binary goes into a scratch image. Cached like the node image: a zstd tar under $CACHE/images keyed by a hash of
-# this directory and the version; a warm run loads the tar (or finds the image) and builds nothing.
+# images/controllers/cert-manager is a small main of our own that runs cert-manager's controllers as a library (see
+# README.md), built in images/controllers, the module the Go controllers of the e2e share (one dependency graph, so
+# their common Kubernetes libraries compile once); the binary goes into a scratch image. Cached like the node image:
+# a zstd tar under $CACHE/images keyed by a hash of this directory, the shared module and the version; a warm run
+# loads the tar (or finds the image) and builds nothing.
 #
 # usage: build.sh [ensure|build|key|crds]      default: ensure
 #   crds: print the paths of the cert-manager.io CRDs of the pinned module (deploy/crds/)
@@ -10,6 +12,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
+CTRL=$(cd "$HERE/../controllers" && pwd)
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
 W=$CACHE/cert-manager
 IMGCACHE=$CACHE/images
@@ -18,16 +21,17 @@ CERT_MANAGER_IMAGE=${CERT_MANAGER_IMAGE:-spacefleet/cert-manager-controller:$CER
 export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS=
 
 log() { echo "[cert-manager $(date +%T)] $*" >&2; }
-KEY=$({ cd "$HERE" && find . -type f ! -name README.md | LC_ALL=C sort | xargs sha256sum; echo "$CERT_MANAGER_VERSION $CERT_MANAGER_IMAGE"; } | sha256sum | cut -c1-16)
+KEY=$({ cd "$HERE" && find . -type f ! -name README.md | LC_ALL=C sort | xargs sha256sum
+        cd "$CTRL" && sha256sum go.mod go.sum cert-manager/*.go; echo "$CERT_MANAGER_VERSION $CERT_MANAGER_IMAGE"; } | sha256sum | cut -c1-16)
 TARBALL=$IMGCACHE/cert-manager-$CERT_MANAGER_VERSION-$KEY.tar.zst
 
-# the version is pinned twice (Makefile and controller/go.mod): refuse to build when they differ
+# the version is pinned twice (Makefile and images/controllers/go.mod): refuse to build when they differ
 check_pin() {
-  local req; req=$(cd "$HERE/controller" && go mod edit -json | jq -r '.Require[] | select(.Path == "github.com/cert-manager/cert-manager") | .Version')
-  [ "$req" = "$CERT_MANAGER_VERSION" ] || { echo "controller/go.mod requires cert-manager $req, the Makefile pins $CERT_MANAGER_VERSION: make them equal" >&2; exit 1; }
+  local req; req=$(cd "$CTRL" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
+  [ "$req" = "$CERT_MANAGER_VERSION" ] || { echo "images/controllers/go.mod selects cert-manager $req, the Makefile pins $CERT_MANAGER_VERSION: make them equal (cd images/controllers && go get github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION)" >&2; exit 1; }
 }
 
-module_dir() { (cd "$HERE/controller" && go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" | jq -r .Dir); }
+module_dir() { (cd "$CTRL" && go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" | jq -r .Dir); }
 
 KEY_LABEL=io.spacefleet.cert-manager.key
 # shellcheck source=images/cache.sh
@@ -38,7 +42,7 @@ build() {
   local s; s=$(date +%s)
   rm -rf "$W/ctx"; mkdir -p "$W/ctx"
   log "go build (cert-manager $CERT_MANAGER_VERSION controllers as a library)"
-  (cd "$HERE/controller" && go build -trimpath -ldflags="-s -w" -o "$W/ctx/cert-manager-controller" .)
+  (cd "$CTRL" && go build -trimpath -ldflags="-s -w" -o "$W/ctx/cert-manager-controller" ./cert-manager)
   printf 'FROM scratch\nCOPY cert-manager-controller /cert-manager-controller\nUSER 65532:65532\nENTRYPOINT ["/cert-manager-controller"]\nLABEL io.spacefleet.cert-manager.key=%s org.opencontainers.image.version=%s\n' \
     "$KEY" "$CERT_MANAGER_VERSION" > "$W/ctx/Dockerfile"
   local out; out=$(docker build -q -t "$CERT_MANAGER_IMAGE" "$W/ctx" 2>&1) || { echo "$out" >&2; exit 1; }

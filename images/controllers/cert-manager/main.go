@@ -3,7 +3,7 @@
 // Venafi, ingress/gateway shims, webhook or cainjector): the e2e suites need a CA ClusterIssuer that issues and
 // renews, and every extra controller costs compile time. Its module path sits under
 // github.com/cert-manager/cert-manager/ only because upstream's controller wiring needs that prefix for Go's
-// internal/ rule; this file is ours (see README.md).
+// internal/ rule; this file is ours (see images/cert-manager/README.md).
 package main
 
 import (
