@@ -88,9 +88,11 @@ IMAGES_MAIN := images-node images-postgres images-busybox images-app images-regi
 images: $(IMAGES_MAIN) images-netpol images-node-floor ## build all images offline, cached (warm run: no-op)
 images-main: $(IMAGES_MAIN) ## the images every main e2e suite needs (.ci/run builds these before `make e2e`)
 # what only some suites need, built while the others run (.ci/run): Argo CD first (the first suite in the file order
-# that counts failed requests uses it), the NetworkPolicy controller (the sixth suite run alone, TestNetworkPolicy),
-# then Flux, the add-ons of the TLS suites, the floor node image (the floor suite, after the main suites)
-images-later: images-argocd images-netpol images-flux images-addons images-node-floor tools-kubectl-floor ## the GitOps, add-on, NetworkPolicy-controller and floor images (what `images-main` leaves out)
+# that counts failed requests uses it), then the Go controllers of images/controllers one after another, in the order
+# the suites need them - the NetworkPolicy controller, cert-manager (the TLS suites run alone), Flux - so each finds
+# the libraries they share compiled by the one before instead of compiling them at the same time; then CloudNativePG
+# and the floor node image (the floor suite, after the exclusive main suites)
+images-later: images-argocd images-netpol images-cert-manager images-flux images-cnpg images-node-floor tools-kubectl-floor ## the GitOps, add-on, NetworkPolicy-controller and floor images (what `images-main` leaves out)
 
 # node_image BUILT-NAME OVERRIDE VERSION: build (cached) or, with an override, use/pull that image
 define node_image
@@ -163,8 +165,14 @@ demo-delete: ## delete the demo cluster spacefleet-demo
 # Pods reach the registry as $(REGISTRY_NAME):5000 (SPACEFLEET_E2E_REGISTRY_HOST: Argo CD and Flux pull the chart).
 E2E_SHIP_OUT        := .build/e2e
 
+# E2E_EXCLUSIVE_DONE: a file the main suites write when their exclusive part (the suites that count failed requests
+# or drain a node, run one at a time) is over (.ci/run starts the floor suite and the demo then).
+E2E_EXCLUSIVE_DONE  ?=
+
 # e2e_run CLUSTER NODE_IMAGE NODES KUBECTL GO-TEST-ARGS: create (or reuse) the cluster and its registry, push the
 # harness images and the signed packages, run the suites, then delete the cluster unless E2E_KEEP=1 or it pre-existed.
+# The signed packages (current and previous) go to directories of the cluster's own: the main and the floor suites
+# may run at the same time, and `package` deletes and rewrites its files.
 define e2e_run
 	set -e; existed=0; $(KIND_BIN) get clusters 2>/dev/null | grep -x $(1) >/dev/null && existed=1; \
 	  $(call kind_cluster_sh,$(4),$(3)) up $(1) $(2) $(kind_load_list); \
@@ -174,13 +182,14 @@ define e2e_run
 	  mkdir -p $(E2E_SHIP_OUT); \
 	  reg=$$($(REGISTRY_SH) up $(1)-registry $(REGISTRY_IMAGE)); $(REGISTRY_SH) connect $(1)-registry $(1); \
 	  $(REGISTRY_SH) push $(1)-registry $(kind_load_list) > $(E2E_SHIP_OUT)/$(1)-registry-images.txt; \
-	  $(MAKE) --no-print-directory package-push KIND_CLUSTER=$(1); \
+	  $(MAKE) --no-print-directory package-push KIND_CLUSTER=$(1) PACKAGE_DIR=$(PACKAGE_DIR)/$(1) PREVIOUS_DIR=$(PREVIOUS_DIR)/$(1); \
 	  promop=$$(cd / && GOFLAGS= GOWORK=off go mod download -json github.com/prometheus-operator/prometheus-operator@$(PROM_OPERATOR_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",\{0,1\}$$/\1/p'); \
 	  [ -n "$$promop" ] || { echo "e2e: go mod download prometheus-operator@$(PROM_OPERATOR_VERSION) gave no module dir" >&2; exit 1; }; \
 	  SPACEFLEET_E2E_REGISTRY=$$reg SPACEFLEET_E2E_REGISTRY_IMAGES=$(CURDIR)/$(E2E_SHIP_OUT)/$(1)-registry-images.txt \
-	  SPACEFLEET_E2E_PACKAGES=$(CURDIR)/$(PACKAGE_DIR) SPACEFLEET_E2E_KEYRING=$(CURDIR)/$(SIGNING_DIR)/pubring.gpg \
+	  SPACEFLEET_E2E_PACKAGES=$(CURDIR)/$(PACKAGE_DIR)/$(1) SPACEFLEET_E2E_KEYRING=$(CURDIR)/$(SIGNING_DIR)/pubring.gpg \
 	  SPACEFLEET_E2E_CHART_VERSION=$(call chart_version,$(GATES_CHART)) SPACEFLEET_E2E_PREV_CHART_VERSION=$(RELEASED_VERSION) \
-	  SPACEFLEET_E2E_PREV_VALUES=$(CURDIR)/.build/previous/$(RELEASED_VERSION)/examples/values \
+	  SPACEFLEET_E2E_PREV_VALUES=$(CURDIR)/$(PREVIOUS_DIR)/$(1)/$(RELEASED_VERSION)/examples/values \
+	  $(if $(E2E_EXCLUSIVE_DONE),SPACEFLEET_E2E_EXCLUSIVE_DONE=$(abspath $(E2E_EXCLUSIVE_DONE))) \
 	  SPACEFLEET_E2E_PROM_CRDS="$$promop/example/prometheus-operator-crd" \
 	  SPACEFLEET_E2E_CLUSTER=$(1) SPACEFLEET_E2E_KUBECONFIG="$$kcfg" SPACEFLEET_E2E_KUBE_CONTEXT=kind-$(1) \
 	  SPACEFLEET_E2E_APP_IMAGE=$(E2E_APP_IMAGE) SPACEFLEET_E2E_PG_IMAGE=$(E2E_PG_IMAGE) \

@@ -10,6 +10,8 @@ REGISTRY_NAME    ?= $(KIND_CLUSTER)-registry
 REGISTRY_SH       = KIND=$(KIND_BIN) scripts/registry.sh
 
 PACKAGE_DIR      := .build/package
+# package-previous extracts the released chart under PREVIOUS_DIR/<version>
+PREVIOUS_DIR     := .build/previous
 SIGNING_DIR      := .build/signing
 RELEASES         := ci/chart-releases.txt
 # The newest released version and its commit (last line of ci/chart-releases.txt).
@@ -59,7 +61,7 @@ package: tools-helm3 signing-key ## helm package --sign the chart into .build/pa
 
 package-previous: tools-helm3 signing-key ## package (signed) the newest released version, from its commit in ci/chart-releases.txt
 	@set -e; [ -n "$(RELEASED_COMMIT)" ] || { echo "package-previous: no release in $(RELEASES)" >&2; exit 1; }; \
-	src=.build/previous/$(RELEASED_VERSION); rm -rf $$src; mkdir -p $$src; \
+	src=$(PREVIOUS_DIR)/$(RELEASED_VERSION); rm -rf $$src; mkdir -p $$src; \
 	git archive $(RELEASED_COMMIT) charts/spacefleet examples/values | tar -x -C $$src; \
 	v=$$(sed -n 's/^version: *//p' $$src/charts/spacefleet/Chart.yaml); \
 	[ "$$v" = "$(RELEASED_VERSION)" ] || { echo "package-previous: commit $(RELEASED_COMMIT) holds chart version $$v, not $(RELEASED_VERSION) ($(RELEASES))" >&2; exit 1; }; \

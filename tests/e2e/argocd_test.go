@@ -32,7 +32,7 @@ const argoTimeout = 6 * time.Minute
 //     the test's PostgreSQL), Argo CD's default apply and diff: Synced and Healthy, every client connected over TLS;
 //   - values-change: TestArgoCDValuesChangeUnderLoad.
 func TestArgoCD(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	oci := h.RequireOCI(t, env)
 	h.RequireGitOps(t, env, "argocd")

@@ -16,7 +16,7 @@ import (
 // TestBundled: `helm install --wait -f examples/values/dev.yaml` (bundled PostgreSQL); the post-install migrate
 // Job completes, web is Ready, the API writes and reads a row (and the row is in the database), `helm test` passes.
 func TestBundled(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-bundled")

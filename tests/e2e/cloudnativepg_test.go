@@ -22,7 +22,7 @@ import (
 // hook runs first, every client connects verify-full to <cluster>-rw with the -ca Secret (only ca.crt mounted),
 // web is Ready, the API writes and reads, `helm test` reports TLS and the server sees every connection encrypted.
 func TestCloudNativePG(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	h.RequireAddon(t, env, "cnpg")

@@ -20,7 +20,7 @@ import (
 // install must fail (the pre-install hook), leave the error in the Job's log and leave no app behind: no web
 // Deployment, or one without Ready pods. migrations.backoffLimit=0 keeps each row to one migrate pod.
 func TestFailureTable(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	pg := h.StartPostgres(t, env, h.PostgresOptions{})

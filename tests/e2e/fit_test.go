@@ -22,7 +22,7 @@ import (
 // Issue 17: every release name Helm accepts installs. 53 characters is Helm's limit; the bundled database
 // exercises the StatefulSet, its headless Service and the hooks.
 func TestLongReleaseName(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-longname")
@@ -47,7 +47,7 @@ func TestLongReleaseName(t *testing.T) {
 // Issue 11: the chart installs as a dependency of an umbrella chart, with values and globals given through the
 // parent (Helm 3 and Helm 4).
 func TestUmbrellaChart(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	umbrella := buildUmbrella(t, env)
@@ -104,7 +104,7 @@ func buildUmbrella(t *testing.T, env *h.Env) string {
 
 // Issue 11: a migrate Job with a native sidecar that never exits completes, and `helm install --wait` finishes.
 func TestNativeSidecarLetsTheMigrateJobComplete(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-sidecar")
@@ -130,7 +130,7 @@ func TestNativeSidecarLetsTheMigrateJobComplete(t *testing.T) {
 // Issue 11: the API server accepts every object the new settings render: HPA, HTTPRoute (Gateway API CRDs applied
 // server-side), extra objects, service settings, PDB minAvailable, common labels; and the app works with them.
 func TestProductionSettingsAreAccepted(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	applyGatewayCRDs(t, env)

@@ -26,7 +26,7 @@ const fluxTimeout = 10 * time.Minute
 //   - a values change that rolls web and worker: one upgrade, the migrate Job runs once and completes before any
 //     new app pod is created, the tests pass again.
 func TestFlux(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	oci := h.RequireOCI(t, env)
 	h.RequireGitOps(t, env, "flux")

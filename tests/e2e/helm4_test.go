@@ -27,7 +27,7 @@ func helm4Env(t *testing.T) *h.Env {
 }
 
 func TestHelm4Bundled(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := helm4Env(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-h4-bundled")
@@ -37,7 +37,7 @@ func TestHelm4Bundled(t *testing.T) {
 }
 
 func TestHelm4ExternalTLS(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := helm4Env(t)
 	h.Timer(t)
 	runTLS(t, env, "url", true)

@@ -20,7 +20,7 @@ import (
 // config.extraVolumes at a ConfigMap holding the wrong CA fails at the pre-upgrade migrate Job, and the running
 // web pods are untouched: same ReplicaSet, same pod UIDs, same Deployment generation, still serving.
 func TestMigrateRunsFirst(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	pg := h.StartPostgres(t, env, h.PostgresOptions{})

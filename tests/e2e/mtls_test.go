@@ -20,7 +20,7 @@ import (
 // URL in Secret spacefleet-db with sslcert/sslkey. The server sees the client DN (pg_stat_ssl.client_dn, the
 // cert-auth log lines) and so does `helm test` (dbcheck's client_dn).
 func TestMTLS(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	pg := h.StartPostgres(t, env, h.PostgresOptions{MTLS: true})

@@ -24,7 +24,7 @@ import (
 // restart of TestZeroDowntime once counted as three answers from the app. scripts/kind-cluster.sh seals the range
 // on every node (seal_service_range); without it this suite sees those 404s.
 func TestServiceRangeStaysInTheCluster(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	ns := h.NewNamespace(t, env, "e2e-svcrange")
 	ctx := context.Background()

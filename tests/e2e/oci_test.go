@@ -19,7 +19,7 @@ import (
 // postgresql.image.digest taken from the same registry, which the kind node pulls them from (they were never `kind
 // load`ed under that name): every container runs the image of that digest. Then the app works and `helm test` passes.
 func TestOCIInstall(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	for _, helm4 := range []bool{false, true} {
 		name := "helm3"
 		if helm4 {
@@ -75,7 +75,7 @@ func TestOCIInstall(t *testing.T) {
 // as localhost:PORT/...; the push drops that tag again, or every run (a new port each) would leave one per image in
 // the local docker.
 func TestRegistryPushLeavesNoTags(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	oci := h.RequireOCI(t, env)
 	require.NotEmpty(t, oci.Images, "the harness images were pushed")
@@ -108,7 +108,7 @@ func registryImages(env *h.Env, appRepo, appDigest, pgRepo, pgDigest string) map
 // values.yaml, the genuine .prov kept: what a compromised registry would serve) is pushed next to the real one;
 // `helm install --verify` refuses it under Helm 3 and Helm 4, naming the checksum mismatch, and installs nothing.
 func TestOCITamperedRefused(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	oci := h.RequireOCI(t, env)
 	h.Timer(t)

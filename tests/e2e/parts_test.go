@@ -43,7 +43,7 @@ func noteLines(notes string) string {
 // Install, web Ready, the API writes and reads, the server sees TLS from every client, `helm test` reports TLS and
 // the parts it connected with; the password appears nowhere but in Secrets.
 func TestPartsCloudNativePG(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	pw := h.HardPassword()
@@ -110,7 +110,7 @@ func TestPartsCloudNativePG(t *testing.T) {
 // pg_dump A | psql B) and the right password, the switch succeeds: the migrate Job connected to B before any web
 // pod did, the app ends up on B with the rows written on A, and new writes land in B.
 func TestPartsSwitchDatabase(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	pgA := h.StartPostgres(t, env, h.PostgresOptions{})
@@ -223,7 +223,7 @@ func TestPartsSwitchDatabase(t *testing.T) {
 // `kubectl logs job/<release>-migrate`: the install fails at the pre-install hook, the log line carries the Go
 // error text operators grep for, a cause, and a fix naming the PG* variable and the values key; no password.
 func TestPartsFailureList(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	pg := h.StartPostgres(t, env, h.PostgresOptions{Password: h.HardPassword()})

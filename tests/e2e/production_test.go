@@ -22,7 +22,7 @@ import (
 // resources, the migrate Job owning the schema), NOTES print no warning, web and worker reach the database under
 // the policies with verify-full, the API writes and reads, and `helm test` reports TLS and verify-full.
 func TestProductionExample(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	step := stepTimer(t)

@@ -25,7 +25,7 @@ import (
 // harness has one PostgreSQL major, so the "new" major is the same one: what is proven is that the commands move
 // every row onto a new, empty volume and that the release works afterwards, with the old claim kept untouched.
 func TestBundledMajorUpgradeRunbook(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-runbook")

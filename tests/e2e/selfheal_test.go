@@ -19,7 +19,7 @@ import (
 // checks the database), comes back Ready on its own once the StatefulSet has recreated the database, and no
 // container restarts (liveness never touches the database; pgxpool reconnects).
 func TestSelfHeal(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	ns := h.NewNamespace(t, env, "e2e-heal")

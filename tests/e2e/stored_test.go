@@ -54,7 +54,7 @@ func applyGatewayCRDs(t *testing.T, env *h.Env) {
 // on the floor: a field a floor API server does not know, or keeps behind a feature gate that is off there, fails
 // here although kubeconform's schemas and the deprecated-API scan pass.
 func TestEveryRenderIsStoredAsSent(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	env := h.Load(t)
 	h.Timer(t)
 	version := h.ServerVersion(t, env)

@@ -28,7 +28,7 @@ import (
 // connection that lives well under a second. web and worker hold pooled connections, so for them the live
 // pg_stat_ssl ⨝ pg_stat_activity rows are checked as well.
 func TestExternalTLS(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	for _, mode := range []string{"url", "existingSecret"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel()

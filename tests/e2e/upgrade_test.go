@@ -27,7 +27,7 @@ import (
 // bundled database's password, the external DATABASE_URL). On the bundled release, an upgrade to another PostgreSQL
 // major is then refused and changes nothing.
 func TestUpgradeFromPrevious(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	t.Run("bundled", func(t *testing.T) {
 		t.Parallel()
 		env := h.Load(t)

@@ -25,7 +25,7 @@ import (
 //     is applied exactly once (one "applied migration" log line per version across all pods, one
 //     schema_migrations row per version).
 func TestViaHook(t *testing.T) {
-	t.Parallel()
+	h.Parallel(t)
 	t.Run("true", func(t *testing.T) {
 		t.Parallel()
 		env := h.Load(t)
