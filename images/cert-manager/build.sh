@@ -12,7 +12,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-CTRL=$(cd "$HERE/../controllers" && pwd)
+# shellcheck source=images/controllers/lib.sh
+source "$HERE/../controllers/lib.sh"
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
 W=$CACHE/cert-manager
 IMGCACHE=$CACHE/images
@@ -22,14 +23,11 @@ export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS=
 
 log() { echo "[cert-manager $(date +%T)] $*" >&2; }
 KEY=$({ cd "$HERE" && find . -type f ! -name README.md | LC_ALL=C sort | xargs sha256sum
-        cd "$CTRL" && sha256sum go.mod go.sum cert-manager/*.go; echo "$CERT_MANAGER_VERSION $CERT_MANAGER_IMAGE"; } | sha256sum | cut -c1-16)
+        ctrl_key; cd "$CTRL" && sha256sum cert-manager/*.go; echo "$CERT_MANAGER_VERSION $CERT_MANAGER_IMAGE"; } | sha256sum | cut -c1-16)
 TARBALL=$IMGCACHE/cert-manager-$CERT_MANAGER_VERSION-$KEY.tar.zst
 
 # the version is pinned twice (Makefile and images/controllers/go.mod): refuse to build when they differ
-check_pin() {
-  local req; req=$(cd "$CTRL" && go list -m -f '{{.Version}}' github.com/cert-manager/cert-manager)
-  [ "$req" = "$CERT_MANAGER_VERSION" ] || { echo "images/controllers/go.mod selects cert-manager $req, the Makefile pins $CERT_MANAGER_VERSION: make them equal (cd images/controllers && go get github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION)" >&2; exit 1; }
-}
+check_pin() { ctrl_pin github.com/cert-manager/cert-manager "$CERT_MANAGER_VERSION" github.com/cert-manager/cert-manager; }
 
 module_dir() { (cd "$CTRL" && go mod download -json "github.com/cert-manager/cert-manager@$CERT_MANAGER_VERSION" | jq -r .Dir); }
 
@@ -42,7 +40,7 @@ build() {
   local s; s=$(date +%s)
   rm -rf "$W/ctx"; mkdir -p "$W/ctx"
   log "go build (cert-manager $CERT_MANAGER_VERSION controllers as a library)"
-  (cd "$CTRL" && go build -trimpath -ldflags="-s -w" -o "$W/ctx/cert-manager-controller" ./cert-manager)
+  ctrl_build "$W/ctx/cert-manager-controller" ./cert-manager
   printf 'FROM scratch\nCOPY cert-manager-controller /cert-manager-controller\nUSER 65532:65532\nENTRYPOINT ["/cert-manager-controller"]\nLABEL io.spacefleet.cert-manager.key=%s org.opencontainers.image.version=%s\n' \
     "$KEY" "$CERT_MANAGER_VERSION" > "$W/ctx/Dockerfile"
   local out; out=$(docker build -q -t "$CERT_MANAGER_IMAGE" "$W/ctx" 2>&1) || { echo "$out" >&2; exit 1; }

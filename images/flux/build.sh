@@ -17,7 +17,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-CTRL=$(cd "$HERE/../controllers" && pwd)
+# shellcheck source=images/controllers/lib.sh
+source "$HERE/../controllers/lib.sh"
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
 W=$CACHE/flux
 IMGCACHE=$CACHE/images
@@ -31,7 +32,7 @@ export CGO_ENABLED=0 DOCKER_BUILDKIT=0 GOWORK=off GOFLAGS='' GOTOOLCHAIN=local
 
 log() { echo "[flux $(date +%T)] $*" >&2; }
 [ -s "$CA_BUNDLE" ] || { echo "missing $CA_BUNDLE (apt-get install ca-certificates)" >&2; exit 1; }
-KEY=$({ cd "$HERE" && sha256sum build.sh; sha256sum "$CA_BUNDLE" | cut -d' ' -f1; cat "$CTRL/go.mod" "$CTRL/go.sum" | sha256sum
+KEY=$({ cd "$HERE" && sha256sum build.sh; sha256sum "$CA_BUNDLE" | cut -d' ' -f1; ctrl_key
         echo "$FLUX_SOURCE_VERSION $FLUX_HELM_VERSION $FLUX_IMAGE_PREFIX"; } | sha256sum | cut -c1-16)
 TARBALL=$IMGCACHE/flux-$FLUX_SOURCE_VERSION-$FLUX_HELM_VERSION-$KEY.tar.zst
 
@@ -53,13 +54,12 @@ KEY_LABEL=io.spacefleet.flux.key
 source "$HERE/../cache.sh"
 
 build_one() { # NAME IMAGE
-  local name=$1 image=$2 version have s R; s=$(date +%s)
+  local name=$1 image=$2 version s R; s=$(date +%s)
   version=$(version_of "$name"); R=$W/ctx/rootfs
-  have=$(cd "$CTRL" && go list -m -f '{{.Version}}' "github.com/fluxcd/$name")
-  [ "$have" = "$version" ] || { echo "images/controllers/go.mod selects $name $have, the Makefile pins $version: make them equal (cd images/controllers && go get -tool github.com/fluxcd/$name@$version)" >&2; exit 1; }
+  ctrl_pin "github.com/fluxcd/$name" "$version" "github.com/fluxcd/$name"
   rm -rf "$W/ctx"; mkdir -p "$R/usr/local/bin" "$R/etc/ssl/certs" "$R/tmp"
   log "go build $name $version (in images/controllers)"
-  (cd "$CTRL" && go build -trimpath -ldflags "-s -w" -o "$R/usr/local/bin/$name" "github.com/fluxcd/$name")
+  ctrl_build "$R/usr/local/bin/$name" "github.com/fluxcd/$name"
   cp "$CA_BUNDLE" "$R/etc/ssl/certs/ca-certificates.crt"
   printf 'root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n' > "$R/etc/passwd"
   printf 'root:x:0:\nnogroup:x:65534:\n' > "$R/etc/group"

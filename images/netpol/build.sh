@@ -2,8 +2,9 @@
 # images/netpol/build.sh — spacefleet/kube-network-policies:<version>: the NetworkPolicy controller
 # sigs.k8s.io/kube-network-policies (cmd/kube-network-policies/standard), built as one static binary (CGO_ENABLED=0)
 # in a FROM scratch image from images/controllers, the module the Go controllers of the e2e share (one dependency
-# graph: the client-go and API types it shares with cert-manager and Flux compile once). Our kind node has no kindnetd (a ptp CNI), so nothing enforces
-# NetworkPolicies until the e2e suites that need it install this (images/netpol/install.sh).
+# graph: the client-go and API types it shares with cert-manager and Flux compile once). Our kind node has no
+# kindnetd (a ptp CNI), so nothing enforces NetworkPolicies until the e2e suites that need it install this
+# (images/netpol/install.sh).
 #
 # usage: build.sh [ensure|build|key]      default: ensure
 #   ensure: image present with this recipe's key -> nothing; cached tar present -> docker load; else build + save
@@ -12,7 +13,8 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
-CTRL=$(cd "$HERE/../controllers" && pwd)
+# shellcheck source=images/controllers/lib.sh
+source "$HERE/../controllers/lib.sh"
 CACHE=${CACHE:-$HOME/.cache/spacefleet}
 W=$CACHE/netpol
 IMGCACHE=$CACHE/images
@@ -25,7 +27,7 @@ log() { echo "[netpol $(date +%T)] $*" >&2; }
 # The key (never a path: every clone must find the same key): this script, the shared module's go.mod and go.sum
 # (the dependency versions), the module version, the Go toolchain (it is compiled into the binary) and the image name.
 # install.sh and install.yaml are not inputs of the image.
-KEY=$({ sha256sum < "$HERE/build.sh"; cat "$CTRL/go.mod" "$CTRL/go.sum" | sha256sum
+KEY=$({ sha256sum < "$HERE/build.sh"; ctrl_key
         echo "$MODULE@$NETPOL_VERSION $(go env GOVERSION) $NETPOL_IMAGE"; } | sha256sum | cut -c1-16)
 TAG=$NETPOL_IMAGE:$NETPOL_VERSION
 TARBALL=$IMGCACHE/netpol-$NETPOL_VERSION-$KEY.tar.zst
@@ -37,10 +39,9 @@ source "$HERE/../cache.sh"
 build() {
   local s ctx; s=$(date +%s); ctx=$W/ctx
   rm -rf "$ctx"; mkdir -p "$ctx/rootfs/bin" "$ctx/rootfs/tmp"; chmod 1777 "$ctx/rootfs/tmp"
-  local have; have=$(cd "$CTRL" && go list -m -f '{{.Version}}' "$MODULE")
-  [ "$have" = "$NETPOL_VERSION" ] || { echo "images/controllers/go.mod selects $MODULE $have, the Makefile pins $NETPOL_VERSION: make them equal (cd images/controllers && go get -tool $MODULE/cmd/kube-network-policies/standard@$NETPOL_VERSION)" >&2; exit 1; }
+  ctrl_pin "$MODULE" "$NETPOL_VERSION" "$MODULE/cmd/kube-network-policies/standard"
   log "go build $MODULE/cmd/kube-network-policies/standard ($NETPOL_VERSION, in images/controllers)"
-  (cd "$CTRL" && go build -trimpath -ldflags "-s -w" -o "$ctx/rootfs/bin/netpol" "$MODULE/cmd/kube-network-policies/standard")
+  ctrl_build "$ctx/rootfs/bin/netpol" "$MODULE/cmd/kube-network-policies/standard"
   cat > "$ctx/Dockerfile" <<EOF
 FROM scratch
 COPY rootfs /
